@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+// Formatter: Python's logging.Formatter, with its three pattern styles, its
+// datefmt and asctime rules, compiled once when made.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <offhand/record.hpp>
+
+namespace offhand {
+
+// Python's time attributes of a record. A record made by a log call derives
+// them from its timestamp (of()); a caller that has them from elsewhere (the
+// conformance driver, a record received over the wire) passes them as given.
+struct TimeAttributes {
+  double created = 0;           // seconds since the epoch
+  double msecs = 0;             // milliseconds part of created
+  double relative_created = 0;  // ms since offhand was loaded
+
+  static TimeAttributes of(const LogRecord& record);
+};
+
+// Turns a record into text. Immutable once made, so one formatter may be
+// shared by any number of handlers and used from any thread at once.
+//
+// The pattern is parsed once, at construction; a pattern Python's
+// Formatter(validate=True) would reject, or one naming an attribute no
+// record has in a way that cannot resolve, throws ConfigError saying where.
+// A name that is not a LogRecord attribute is looked up, at format time, in
+// the record's fields, bound fields and context, in that order (Python's
+// `extra`); when absent it renders as "<missing: name>".
+class Formatter {
+ public:
+  enum class Style : char { kPercent = '%', kBrace = '{', kDollar = '$' };
+  enum class Zone { kLocal, kUtc };
+
+  struct Options {
+    std::optional<std::string> datefmt;  // strftime; nullopt: Python's default
+    Style style = Style::kPercent;
+    Zone zone = Zone::kLocal;
+  };
+
+  // Python's default pattern "%(message)s".
+  Formatter();
+  explicit Formatter(std::string_view pattern);
+  Formatter(std::string_view pattern, Options options);
+  virtual ~Formatter();
+
+  Formatter(const Formatter&) = delete;
+  Formatter& operator=(const Formatter&) = delete;
+
+  // The formatted record, with exc_text and stack_info appended as Python
+  // does. Thread-safe.
+  std::string format(const LogRecord& record) const;
+
+  // Appends the formatted record to `out`. Overriders must be thread-safe
+  // and must not keep references to the record.
+  void format_to(std::string& out, const LogRecord& record) const;
+  virtual void format_to(std::string& out, const LogRecord& record,
+                         const TimeAttributes& times) const;
+
+  // Appends Python's formatTime: datefmt through strftime, or the default
+  // "2003-07-08 16:49:45,896".
+  void format_time(std::string& out, const TimeAttributes& times) const;
+
+  bool uses_time() const { return uses_time_; }
+  std::string_view pattern() const { return pattern_; }
+  const Options& options() const { return options_; }
+
+  struct Part;  // one compiled piece of the pattern; defined in formatter.cpp
+
+ private:
+  void compile();
+
+  std::string pattern_;
+  Options options_;
+  bool uses_time_ = false;
+  std::vector<Part> parts_;
+};
+
+using FormatterPtr = std::shared_ptr<const Formatter>;
+
+// One JSON object per record, on one line: every LogRecord attribute
+// (name, levelno, levelname, pathname, filename, module, lineno, funcName,
+// created, msecs, relativeCreated, thread, threadName, process, processName,
+// message, exc_text, stack_info, exception as a list of {type, message}),
+// then "fields" and "context" objects. Any byte is escaped correctly:
+// control characters as \u00XX, invalid UTF-8 as \ufffd.
+class JsonFormatter : public Formatter {
+ public:
+  JsonFormatter() = default;
+  using Formatter::format_to;
+  void format_to(std::string& out, const LogRecord& record,
+                 const TimeAttributes& times) const override;
+};
+
+}  // namespace offhand

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+// Handler: the base of every output. Public non-virtual noexcept entry points
+// (handle, flush, close) run level, filters, lock, the virtual, catch and
+// handle_error, as CPython's Handler.handle and spdlog's base_sink do.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <offhand/detail/cow_list.hpp>
+#include <offhand/filter.hpp>
+#include <offhand/formatter.hpp>
+#include <offhand/level.hpp>
+#include <offhand/record.hpp>
+
+namespace offhand {
+
+// The base of every handler. Thread-safe: handle() may be called from any
+// number of threads at once; emit() is serialised by the handler's mutex
+// (unless the subclass chose Locking::kNone and synchronises itself).
+// Handlers are shared (std::shared_ptr<Handler>): one may sit on several
+// loggers, or behind a ProxyHandler.
+class Handler {
+ public:
+  virtual ~Handler();
+  Handler(const Handler&) = delete;
+  Handler& operator=(const Handler&) = delete;
+
+  // Level, filters, then emit() under the lock. Returns whether the record
+  // passed level and filters. Never throws: a failing emit() goes to
+  // handle_error(). A record whose message failed to render is still
+  // emitted (with the raw pattern) and reported once.
+  bool handle(const LogRecord& record) noexcept;
+
+  // handle() for several records at once: each is checked on its own, the
+  // ones that pass go to emit_batch() under one lock.
+  void handle_batch(std::span<const LogRecord* const> records) noexcept;
+
+  // Emits records a wrapper (a ProxyHandler's consumer, a MemoryHandler)
+  // has already checked: no level or filter check here, so the wrapper's
+  // level and filters are the ones that count. Under one lock, through
+  // emit_batch(). Never throws.
+  void handle_unchecked(std::span<const LogRecord* const> records) noexcept;
+
+  // Writes out whatever the handler buffers. Never throws.
+  void flush() noexcept;
+
+  // Flushes and releases the handler's resources. Idempotent; a closed
+  // handler drops what it is handed. Never throws.
+  void close() noexcept;
+  bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+
+  void set_level(int level) noexcept { level_.store(level, std::memory_order_relaxed); }
+  int level() const noexcept { return level_.load(std::memory_order_relaxed); }
+
+  void add_filter(FilterPtr filter);
+  void remove_filter(const FilterPtr& filter);
+  std::vector<FilterPtr> filters() const;
+  // Whether every filter passes the record (Python's Filterer.filter).
+  bool filter(const LogRecord& record) const noexcept;
+
+  // Sets the formatter used by format(). Waits for an emit() in progress.
+  void set_formatter(FormatterPtr formatter);
+  FormatterPtr formatter() const;
+
+  // An optional name, as Python's Handler.name (used by configuration).
+  void set_name(std::string name);
+  std::string name() const;
+
+  // How many times emit/flush/close failed and handle_error was called.
+  std::uint64_t error_count() const noexcept {
+    return errors_.load(std::memory_order_relaxed);
+  }
+
+  // Called when emit(), flush() or close() threw; `record` is null when the
+  // failure was not about one record. Runs on the thread that met the
+  // failure, after the lock was released. The default writes
+  // "--- Logging error ---", the reason, the logger name and the call site
+  // to the error reporter, at most a few times per 10 seconds per handler
+  // (the rest counted and summarised). Must not throw.
+  virtual void handle_error(const LogRecord* record,
+                            std::exception_ptr error) noexcept;
+
+ protected:
+  enum class Locking { kMutex, kNone };
+  explicit Handler(Locking locking = Locking::kMutex);
+
+  // Formats with the handler's formatter (or Python's default "%(message)s").
+  // Call it from emit(), where the lock is held.
+  std::string format(const LogRecord& record) const;
+  void format_to(std::string& out, const LogRecord& record) const;
+
+  // Writes one record. Called by handle() with the handler's mutex held
+  // (Locking::kMutex), on the thread that logged, or the consumer thread of
+  // a ProxyHandler. May throw; may block (that is what a ProxyHandler is
+  // for). Never called after close().
+  virtual void emit(const LogRecord& record) = 0;
+
+  // Writes several records. Called with the mutex held, like emit(). The
+  // default calls emit() for each, reporting a failure per record and going
+  // on; an override (one write for the batch) may throw for the whole batch.
+  virtual void emit_batch(std::span<const LogRecord* const> records);
+
+  // Called by flush() and close() with the mutex held. May throw.
+  virtual void on_flush() {}
+  // Called once, by the first close(), after on_flush(), with the mutex held.
+  virtual void on_close() {}
+  // Called by set_formatter() before the formatter is stored (with the mutex
+  // held); a ProxyHandler uses it to forward the formatter in queue order.
+  virtual void on_set_formatter(const FormatterPtr& /*formatter*/) {}
+
+  bool locking() const noexcept { return locking_ == Locking::kMutex; }
+
+ private:
+  void report(const LogRecord* record, std::exception_ptr error) noexcept;
+
+  const Locking locking_;
+  std::atomic<int> level_{level::kNotSet};
+  std::atomic<bool> closed_{false};
+  std::atomic<std::uint64_t> errors_{0};
+  detail::CowList<FilterPtr> filters_;
+  mutable std::mutex mutex_;
+  FormatterPtr formatter_;  // guarded by mutex_
+  std::string name_;        // guarded by mutex_
+
+  // Rate limiting of handle_error's reports.
+  std::mutex error_mutex_;
+  std::int64_t error_window_start_ = 0;  // guarded by error_mutex_
+  int errors_in_window_ = 0;             // guarded by error_mutex_
+  std::uint64_t suppressed_errors_ = 0;  // guarded by error_mutex_
+};
+
+using HandlerPtr = std::shared_ptr<Handler>;
+
+// Python's NullHandler: takes records and does nothing.
+class NullHandler final : public Handler {
+ public:
+  NullHandler() : Handler(Locking::kNone) {}
+
+ protected:
+  void emit(const LogRecord&) override {}
+};
+
+}  // namespace offhand

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: MIT
+// Logger: a named node of the hierarchy, and the log call itself.
+#pragma once
+
+#include <atomic>
+#include <initializer_list>
+#include <source_location>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include <fmt/core.h>
+
+#include <offhand/detail/cow_list.hpp>
+#include <offhand/filter.hpp>
+#include <offhand/handler.hpp>
+#include <offhand/level.hpp>
+#include <offhand/record.hpp>
+
+namespace offhand {
+
+class Manager;
+
+namespace detail {
+// A format string checked at compile time against the arguments, carrying
+// the caller's source location. fmt::runtime(s) gives an unchecked one,
+// whose errors are caught when the message is rendered.
+template <class... Args>
+struct FormatString {
+  template <class S>
+    requires std::is_convertible_v<const S&, std::string_view>
+  consteval FormatString(  // NOLINT(google-explicit-constructor)
+      const S& s,
+      std::source_location loc = std::source_location::current())
+      : str(s), location(loc) {}
+  FormatString(  // NOLINT(google-explicit-constructor)
+      fmt::basic_runtime<char> r,
+      std::source_location loc = std::source_location::current())
+      : str(r), location(loc) {}
+
+  fmt::format_string<Args...> str;
+  std::source_location location;
+};
+}  // namespace detail
+
+template <class... Args>
+using FormatString = detail::FormatString<std::type_identity_t<Args>...>;
+
+// Per-call options, Python's `extra`, `exc_info` and `stack_info`:
+//   log.info({.fields = {{"user", name}, {"bytes", n}}}, "sent {}", what);
+struct Extra {
+  std::initializer_list<Field> fields;
+  bool exc_info = false;    // attach the exception being handled, if any
+  bool stack_info = false;  // attach the caller's stack
+};
+
+// A named logger. Owned by its Manager and handed out as Logger&; it lives
+// as long as the Manager. Every method is thread-safe: configuration may
+// change while other threads log.
+//
+// A log call checks the level first (one relaxed load and a compare, inlined)
+// and does nothing else when disabled: no argument is formatted. An enabled
+// call makes a LogRecord (timestamp, thread, context taken now, in the
+// caller), runs the logger's filters, then the handlers of this logger and
+// its ancestors while propagate holds; the message is rendered once, by the
+// first handler or filter that needs it. A log call never throws.
+class Logger {
+ public:
+  Logger(const Logger&) = delete;
+  Logger& operator=(const Logger&) = delete;
+
+  const std::string& name() const noexcept { return name_; }
+  Manager& manager() const noexcept { return manager_; }
+  Logger* parent() const noexcept { return parent_.load(std::memory_order_acquire); }
+  // Python's getChild: the logger named "<name>.<suffix>".
+  Logger& child(std::string_view suffix);
+
+  void set_level(int level);
+  int level() const noexcept { return level_.load(std::memory_order_relaxed); }
+  // The first level set on this logger or an ancestor (cached).
+  int effective_level() const noexcept;
+  bool is_enabled_for(int level) const noexcept {
+    // relaxed: a level change needs no ordering with the record's data; a
+    // call racing with set_level() may use either level, as in Python.
+    return level >= threshold_.load(std::memory_order_relaxed);
+  }
+
+  void set_propagate(bool propagate) noexcept { propagate_.store(propagate, std::memory_order_relaxed); }
+  bool propagate() const noexcept { return propagate_.load(std::memory_order_relaxed); }
+  void set_disabled(bool disabled);
+  bool disabled() const noexcept { return disabled_.load(std::memory_order_relaxed); }
+
+  void add_handler(HandlerPtr handler);
+  void remove_handler(const HandlerPtr& handler);
+  std::vector<HandlerPtr> handlers() const { return handlers_.copy(); }
+  // Python's hasHandlers: whether this logger or an ancestor reached through
+  // propagation has a handler.
+  bool has_handlers() const noexcept;
+
+  void add_filter(FilterPtr filter) { filters_.add(std::move(filter)); }
+  void remove_filter(const FilterPtr& filter) { filters_.remove(filter); }
+  std::vector<FilterPtr> filters() const { return filters_.copy(); }
+
+#define OFFHAND_DETAIL_LEVEL_METHOD(method, lvl)                              \
+  template <class... Args>                                                    \
+  void method(FormatString<Args...> f, Args&&... args) noexcept {             \
+    if (is_enabled_for(lvl))                                                  \
+      call(lvl, nullptr, f.location, f.str, fmt::make_format_args(args...));  \
+  }                                                                           \
+  template <class... Args>                                                    \
+  void method(const Extra& extra, FormatString<Args...> f,                    \
+              Args&&... args) noexcept {                                      \
+    if (is_enabled_for(lvl))                                                  \
+      call(lvl, &extra, f.location, f.str, fmt::make_format_args(args...));   \
+  }
+  OFFHAND_DETAIL_LEVEL_METHOD(debug, level::kDebug)
+  OFFHAND_DETAIL_LEVEL_METHOD(info, level::kInfo)
+  OFFHAND_DETAIL_LEVEL_METHOD(warning, level::kWarning)
+  OFFHAND_DETAIL_LEVEL_METHOD(error, level::kError)
+  OFFHAND_DETAIL_LEVEL_METHOD(critical, level::kCritical)
+#undef OFFHAND_DETAIL_LEVEL_METHOD
+
+  template <class... Args>
+  void log(int lvl, FormatString<Args...> f, Args&&... args) noexcept {
+    if (is_enabled_for(lvl))
+      call(lvl, nullptr, f.location, f.str, fmt::make_format_args(args...));
+  }
+  template <class... Args>
+  void log(int lvl, const Extra& extra, FormatString<Args...> f,
+           Args&&... args) noexcept {
+    if (is_enabled_for(lvl))
+      call(lvl, &extra, f.location, f.str, fmt::make_format_args(args...));
+  }
+
+  // ERROR, with the exception being handled (call it inside a catch block):
+  // its type, what() and nested chain as structured data and as exc_text.
+  template <class... Args>
+  void exception(FormatString<Args...> f, Args&&... args) noexcept {
+    if (is_enabled_for(level::kError)) {
+      static constexpr Extra kExcInfo{.fields = {}, .exc_info = true};
+      call(level::kError, &kExcInfo, f.location, f.str,
+           fmt::make_format_args(args...));
+    }
+  }
+
+  // Python's Logger.handle: a record made elsewhere (a bridge from another
+  // logging system) goes through this logger's filters and the handlers of
+  // the hierarchy. No level check: the caller made that choice.
+  void handle(const LogRecord& record) noexcept;
+
+  // The out-of-line part of a log call; public for adapters and bridges.
+  void call(int level, const Extra* extra, const std::source_location& loc,
+            fmt::string_view format, fmt::format_args args,
+            std::span<const Field> bound = {}) noexcept;
+
+ private:
+  friend class Manager;
+  Logger(Manager& manager, std::string name, Logger* parent);
+  void call_handlers(const LogRecord& record) noexcept;
+  void update_threshold(int effective, int manager_disable) noexcept;
+
+  Manager& manager_;
+  const std::string name_;
+  std::atomic<Logger*> parent_;
+  std::atomic<int> level_{level::kNotSet};
+  // The lowest level that passes: the effective level, raised above every
+  // level when the logger is disabled or below Manager::disable(); kept by
+  // the Manager, which recomputes it for every logger on each change.
+  std::atomic<int> threshold_{level::kWarning};
+  std::atomic<int> effective_{level::kWarning};
+  std::atomic<bool> propagate_{true};
+  std::atomic<bool> disabled_{false};
+  detail::CowList<HandlerPtr> handlers_;
+  detail::CowList<FilterPtr> filters_;
+};
+
+// Python's LoggerAdapter: a logger with fields bound to every call made
+// through it. Holds its fields by value; thread-safe as the logger is.
+class LoggerAdapter {
+ public:
+  LoggerAdapter(Logger& logger, std::initializer_list<Field> fields);
+  LoggerAdapter(const LoggerAdapter& other);
+  LoggerAdapter& operator=(const LoggerAdapter&) = delete;
+
+  // A new adapter with more fields (a later key shadows an earlier one when
+  // formatted by name).
+  LoggerAdapter bind(std::initializer_list<Field> fields) const;
+  Logger& logger() const noexcept { return logger_; }
+  std::span<const Field> fields() const noexcept { return views_; }
+
+#define OFFHAND_DETAIL_LEVEL_METHOD(method, lvl)                              \
+  template <class... Args>                                                    \
+  void method(FormatString<Args...> f, Args&&... args) noexcept {             \
+    if (logger_.is_enabled_for(lvl))                                          \
+      logger_.call(lvl, nullptr, f.location, f.str,                           \
+                   fmt::make_format_args(args...), views_);                   \
+  }                                                                           \
+  template <class... Args>                                                    \
+  void method(const Extra& extra, FormatString<Args...> f,                    \
+              Args&&... args) noexcept {                                      \
+    if (logger_.is_enabled_for(lvl))                                          \
+      logger_.call(lvl, &extra, f.location, f.str,                            \
+                   fmt::make_format_args(args...), views_);                   \
+  }
+  OFFHAND_DETAIL_LEVEL_METHOD(debug, level::kDebug)
+  OFFHAND_DETAIL_LEVEL_METHOD(info, level::kInfo)
+  OFFHAND_DETAIL_LEVEL_METHOD(warning, level::kWarning)
+  OFFHAND_DETAIL_LEVEL_METHOD(error, level::kError)
+  OFFHAND_DETAIL_LEVEL_METHOD(critical, level::kCritical)
+#undef OFFHAND_DETAIL_LEVEL_METHOD
+
+  template <class... Args>
+  void log(int lvl, FormatString<Args...> f, Args&&... args) noexcept {
+    if (logger_.is_enabled_for(lvl))
+      logger_.call(lvl, nullptr, f.location, f.str,
+                   fmt::make_format_args(args...), views_);
+  }
+
+ private:
+  void rebuild_views();
+  Logger& logger_;
+  std::vector<OwnedField> owned_;
+  std::vector<Field> views_;
+};
+
+// Thread-local context fields (an MDC): every record logged by this thread
+// while the scope lives carries them, captured in the caller, so they
+// survive the trip to a ProxyHandler's consumer. Scopes nest; destroy them in
+// reverse order (they are meant to be locals).
+class ContextScope {
+ public:
+  ContextScope(std::initializer_list<Field> fields);
+  ~ContextScope();
+  ContextScope(const ContextScope&) = delete;
+  ContextScope& operator=(const ContextScope&) = delete;
+
+ private:
+  std::size_t count_;
+};
+
+// The calling thread's context fields, innermost scope last.
+std::span<const Field> current_context() noexcept;
+
+// Names the calling thread in records (Python's threadName). The default is
+// "MainThread" for the main thread and the OS name of the thread otherwise.
+void set_thread_name(std::string_view name);
+// Names the process in records (Python's processName; default "MainProcess").
+void set_process_name(std::string_view name);
+
+}  // namespace offhand

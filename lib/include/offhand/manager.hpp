@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+// Manager: the logger hierarchy as an object (Python's logging.Manager), the
+// process-wide default one, and shutdown.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include <offhand/logger.hpp>
+
+namespace offhand {
+
+// Owns a tree of loggers under a root. get_logger("a.b.c") returns the same
+// logger for the same name; a logger made before its parent is attached to
+// its nearest existing ancestor and moved under the parent when the parent
+// is made (Python's placeholders). Thread-safe. The process has a default
+// Manager (default_manager()); tests and embedders may make private ones.
+class Manager {
+ public:
+  // `root_level` is the root logger's level (Python: WARNING).
+  explicit Manager(int root_level = level::kWarning);
+  ~Manager();
+  Manager(const Manager&) = delete;
+  Manager& operator=(const Manager&) = delete;
+
+  // The logger of that name; "" and "root" give the root logger.
+  Logger& get_logger(std::string_view name);
+  Logger& root() noexcept { return *root_; }
+
+  // Python's logging.disable: calls at or below `level` are dropped by every
+  // logger of this manager. kNotSet turns it off.
+  void disable(int level);
+  int disabled_level() const noexcept { return disable_.load(std::memory_order_relaxed); }
+
+  // Whether the Python's last-resort handler (WARNING and above to stderr when
+  // no handler is found) is in use; default true.
+  void set_last_resort(bool enabled) noexcept { last_resort_.store(enabled, std::memory_order_relaxed); }
+  bool last_resort() const noexcept { return last_resort_.load(std::memory_order_relaxed); }
+
+  // Flushes and closes the handlers of every logger of this manager.
+  void shutdown() noexcept;
+
+ private:
+  friend class Logger;
+  void update_thresholds();  // mutex_ held
+
+  std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<Logger>, std::less<>> loggers_;  // guarded by mutex_
+  std::unique_ptr<Logger> root_;
+  std::atomic<int> disable_{level::kNotSet};
+  std::atomic<bool> last_resort_{true};
+};
+
+// The process-wide hierarchy. Never destroyed (so loggers outlive every
+// static object that might log); its handlers are flushed and closed by
+// shutdown() at exit.
+Manager& default_manager() noexcept;
+
+// Loggers of the default manager.
+inline Logger& get_logger(std::string_view name = {}) {
+  return default_manager().get_logger(name);
+}
+inline Logger& root_logger() { return default_manager().root(); }
+
+// Python's logging.shutdown: drains every ProxyHandler, then flushes and
+// closes every handler attached to a logger of the default manager.
+// Registered to run at exit; safe to call more than once.
+void shutdown() noexcept;
+
+namespace detail {
+// Something shutdown() must drain first (a ProxyHandler). Registered objects
+// unregister themselves before they are destroyed; unregistering waits for a
+// shutdown in progress.
+class ShutdownHook {
+ public:
+  virtual void on_shutdown() noexcept = 0;
+
+ protected:
+  ~ShutdownHook() = default;
+};
+void register_shutdown_hook(ShutdownHook* hook);
+void unregister_shutdown_hook(ShutdownHook* hook) noexcept;
+}  // namespace detail
+
+}  // namespace offhand

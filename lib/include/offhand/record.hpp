@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: MIT
+// LogRecord, the view of one log call that filters, formatters and handlers
+// see, and OwnedRecord, the copy that can outlive the call.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <fmt/core.h>
+
+namespace offhand {
+
+using Clock = std::chrono::system_clock;
+
+// A structured value: string, integer, float or bool. The string form is a
+// view; it is valid as long as the record that carries it.
+class FieldValue {
+ public:
+  using Storage = std::variant<std::string_view, std::int64_t, double, bool>;
+
+  FieldValue(std::string_view s) : v_(s) {}
+  FieldValue(const char* s) : v_(std::string_view(s)) {}
+  FieldValue(const std::string& s) : v_(std::string_view(s)) {}
+  FieldValue(bool b) : v_(b) {}
+  template <class T>
+    requires(std::is_integral_v<T> && !std::is_same_v<T, bool> &&
+             !std::is_same_v<T, char>)
+  FieldValue(T i) : v_(static_cast<std::int64_t>(i)) {}
+  template <class T>
+    requires std::is_floating_point_v<T>
+  FieldValue(T d) : v_(static_cast<double>(d)) {}
+
+  const Storage& storage() const { return v_; }
+  bool is_string() const { return v_.index() == 0; }
+
+ private:
+  Storage v_;
+};
+
+// One key/value pair of a record's structured fields or context.
+struct Field {
+  std::string_view key;
+  FieldValue value;
+};
+
+// A field that owns its key and value: what a LoggerAdapter binds, what a
+// context scope pushes, what an OwnedRecord keeps.
+struct OwnedField {
+  OwnedField(std::string_view k, const FieldValue& v);
+  std::string key;
+  std::variant<std::string, std::int64_t, double, bool> value;
+  Field view() const;
+};
+
+// One exception of a chain, outermost first: the demangled type name and
+// what() of the exception.
+struct ExceptionEntry {
+  std::string_view type;
+  std::string_view message;
+};
+
+namespace detail {
+// The not-yet-rendered message of a call: the format string and a view of
+// the caller's arguments. Lives on the caller's stack for the call only.
+struct PendingMessage {
+  fmt::string_view format;
+  fmt::format_args args;
+  std::string* buffer;  // where the message is rendered; outlives the record
+};
+
+// A time point split into whole seconds since the epoch and nanoseconds
+// (floor division, so times before 1970 split as Python splits them).
+struct TimeSplit {
+  explicit TimeSplit(Clock::time_point t) {
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+    seconds = ns / 1'000'000'000;
+    nanos = ns % 1'000'000'000;
+    if (nanos < 0) {
+      nanos += 1'000'000'000;
+      --seconds;
+    }
+  }
+  double created() const { return static_cast<double>(seconds) + static_cast<double>(nanos) * 1e-9; }
+  // Python 3.11: int((created - int(created)) * 1000) + 0.0, without the
+  // float error of that expression.
+  double msecs() const { return static_cast<double>(nanos / 1'000'000); }
+
+  std::int64_t seconds = 0;
+  std::int64_t nanos = 0;
+};
+}  // namespace detail
+
+// One log call, as Python's LogRecord, seen as views. A LogRecord handed to
+// a filter, formatter or handler is valid only during that call (the views
+// point into the caller's stack and thread-local storage); whatever keeps a
+// record beyond the call copies it into an OwnedRecord.
+//
+// The message is rendered lazily, at most once, by the first one that asks
+// for it (a handler that takes the record, or a filter that reads it), in
+// the calling thread. A record is used by one thread at a time.
+class LogRecord {
+ public:
+  std::string_view name;          // logger name
+  int levelno = 0;
+  std::string_view pathname;      // source file as the compiler named it
+  std::uint32_t lineno = 0;
+  std::string_view function;      // the compiler's full function signature
+  Clock::time_point time;         // when the call was made, in the caller
+  std::uint64_t thread = 0;       // OS thread id of the caller
+  std::string_view thread_name;
+  std::int64_t process = 0;
+  std::string_view process_name;
+  std::span<const ExceptionEntry> exception;  // empty when no exception
+  std::string_view exc_text;      // Python-style text of `exception`
+  std::string_view stack_info;    // "Stack (most recent call last):..." or empty
+  std::span<const Field> fields;  // the call's own structured fields
+  std::span<const Field> bound;   // fields bound by a LoggerAdapter
+  std::span<const Field> context; // the thread's context fields at the call
+
+  LogRecord() = default;
+  LogRecord(const LogRecord& other) = delete;
+  LogRecord& operator=(const LogRecord&) = delete;
+
+  // The rendered message. Renders on first use; a format error yields the
+  // raw pattern and a marker, and render_error() tells what went wrong.
+  std::string_view message() const;
+  void set_message(std::string_view m) {
+    message_ = m;
+    pending_ = nullptr;
+  }
+  void set_pending(const detail::PendingMessage* p) { pending_ = p; }
+  bool rendered() const { return pending_ == nullptr; }
+  std::exception_ptr render_error() const { return render_error_; }
+  // True the first time it is asked after a render error: the one handler
+  // that reports it.
+  bool take_render_error() const {
+    if (!render_error_ || render_error_reported_) return false;
+    render_error_reported_ = true;
+    return true;
+  }
+
+  // Python's derived attributes.
+  std::string_view levelname_view() const;  // empty for an unregistered level
+  std::string levelname() const;
+  std::string_view filename() const;   // last component of pathname
+  std::string_view module() const;     // filename without extension
+  std::string_view func_name() const;  // bare function name from `function`
+  double created() const;              // seconds since the epoch
+  double msecs() const;                // as Python 3.11 computes it
+  double relative_created() const;     // ms since offhand was loaded
+
+ private:
+  mutable std::string_view message_;
+  mutable const detail::PendingMessage* pending_ = nullptr;
+  mutable std::exception_ptr render_error_;
+  mutable bool render_error_reported_ = false;
+};
+
+// The time offhand was loaded, the origin of relativeCreated.
+Clock::time_point start_time();
+
+// A record that owns all its strings: what a handler stores when it must
+// keep a record beyond the call (a memory buffer, a test double).
+class OwnedRecord {
+ public:
+  OwnedRecord() = default;
+  explicit OwnedRecord(const LogRecord& r);
+  OwnedRecord(const OwnedRecord& other);
+  OwnedRecord& operator=(const OwnedRecord& other);
+  OwnedRecord(OwnedRecord&&) noexcept;
+  OwnedRecord& operator=(OwnedRecord&&) noexcept;
+  ~OwnedRecord();
+
+  // A view of this record; valid while this object lives unchanged.
+  const LogRecord& view() const { return view_; }
+  const LogRecord* operator->() const { return &view_; }
+  std::string_view message() const { return message_; }
+
+ private:
+  void copy_from(const LogRecord& r);
+  void rebuild_view();
+
+  std::string name_, pathname_, function_, thread_name_, process_name_;
+  std::string message_, exc_text_, stack_info_;
+  std::vector<std::pair<std::string, std::string>> exception_strings_;
+  std::vector<OwnedField> fields_, bound_, context_;
+  // Views into the strings above.
+  std::vector<ExceptionEntry> exception_;
+  std::vector<Field> field_views_, bound_views_, context_views_;
+  LogRecord view_;
+};
+
+}  // namespace offhand

@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: MIT
+// The out-of-line half of a log call: the record, filters, handlers.
+#include <offhand/logger.hpp>
+
+#include <cxxabi.h>
+#include <execinfo.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdlib>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <typeinfo>
+
+#include <fmt/format.h>
+
+#include <offhand/error.hpp>
+#include <offhand/manager.hpp>
+
+#include "detail/reentrancy.hpp"
+
+namespace offhand {
+namespace {
+
+// What a record says about the calling thread, looked up once per thread.
+struct ThreadInfo {
+  std::uint64_t id = 0;
+  std::string name;
+  bool named_by_user = false;
+};
+
+ThreadInfo make_thread_info() {
+  ThreadInfo info;
+  info.id = static_cast<std::uint64_t>(::syscall(SYS_gettid));
+  if (info.id == static_cast<std::uint64_t>(::getpid())) {
+    info.name = "MainThread";
+  } else {
+    char buf[32] = {};
+    if (::pthread_getname_np(::pthread_self(), buf, sizeof buf) == 0 && buf[0] != '\0')
+      info.name = buf;
+    else
+      info.name = fmt::format("Thread-{}", info.id);
+  }
+  return info;
+}
+
+thread_local ThreadInfo t_thread = make_thread_info();
+
+// The process id, cached; reset in a forked child.
+std::atomic<std::int64_t> g_pid{::getpid()};
+
+// The process name. Every name ever set is kept, so a record's view of it
+// stays valid while another thread renames the process.
+std::mutex g_process_name_mutex;
+std::deque<std::string>* g_process_names = new std::deque<std::string>{"MainProcess"};
+std::atomic<const std::string*> g_process_name{&g_process_names->front()};
+
+void after_fork_in_child() {
+  g_pid.store(::getpid(), std::memory_order_relaxed);
+  // The forking thread is the child's only thread, now its main thread.
+  const bool user_named = t_thread.named_by_user;
+  std::string name = t_thread.name;
+  t_thread = make_thread_info();
+  if (user_named) {
+    t_thread.name = std::move(name);
+    t_thread.named_by_user = true;
+  }
+}
+
+const bool g_fork_handler_installed = [] {
+  ::pthread_atfork(nullptr, nullptr, &after_fork_in_child);
+  return true;
+}();
+
+// Buffers a message is rendered into, one per nesting depth (a filter or a
+// user formatter that logs), reused so a steady stream of records does not
+// allocate.
+constexpr int kRenderDepth = 4;
+thread_local std::array<std::string, kRenderDepth> t_render_buffers;
+thread_local int t_render_depth = 0;
+
+class RenderBuffer {
+ public:
+  RenderBuffer() : index_(t_render_depth++) {}
+  ~RenderBuffer() { --t_render_depth; }
+  RenderBuffer(const RenderBuffer&) = delete;
+  RenderBuffer& operator=(const RenderBuffer&) = delete;
+  std::string* get() { return index_ < kRenderDepth ? &t_render_buffers[index_] : &spare_; }
+
+ private:
+  int index_;
+  std::string spare_;
+};
+
+// Context fields: owned values, and views of them handed to records.
+thread_local std::vector<OwnedField> t_context;
+thread_local std::vector<Field> t_context_views;
+
+void rebuild_context_views() {
+  t_context_views.clear();
+  for (const OwnedField& f : t_context) t_context_views.push_back(f.view());
+}
+
+std::string demangle(const char* name) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(name, nullptr, nullptr, &status),
+                                          std::free);
+  std::string out = status == 0 && d ? std::string(d.get()) : std::string(name);
+  // std::throw_with_nested wraps the thrown type; show the user's type.
+  constexpr std::string_view kNested = "std::_Nested_exception<";
+  if (out.starts_with(kNested) && out.ends_with('>'))
+    out = out.substr(kNested.size(), out.size() - kNested.size() - 1);
+  return out;
+}
+
+// The exception being handled and the exceptions nested in it, outermost
+// first.
+void collect_exceptions(std::exception_ptr p, std::vector<std::pair<std::string, std::string>>& out,
+                        int depth = 0) {
+  if (!p || depth > 32) return;
+  try {
+    std::rethrow_exception(p);
+  } catch (const std::exception& e) {
+    out.emplace_back(demangle(typeid(e).name()), e.what());
+    try {
+      std::rethrow_if_nested(e);
+    } catch (...) {
+      collect_exceptions(std::current_exception(), out, depth + 1);
+    }
+  } catch (...) {
+    const std::type_info* t = abi::__cxa_current_exception_type();
+    out.emplace_back(t != nullptr ? demangle(t->name()) : "unknown exception", "");
+  }
+}
+
+// Python's text for a chain, innermost first, joined by the words Python
+// uses for an explicit cause. C++ keeps no traceback, so each exception is
+// its "Type: message" line.
+std::string exception_text(const std::vector<std::pair<std::string, std::string>>& chain) {
+  std::string text;
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    if (!text.empty())
+      text += "\n\nThe above exception was the direct cause of the following exception:\n\n";
+    text += it->first;
+    if (!it->second.empty()) {
+      text += ": ";
+      text += it->second;
+    }
+  }
+  return text;
+}
+
+std::string stack_text() {
+  std::array<void*, 64> frames{};
+  const int n = ::backtrace(frames.data(), static_cast<int>(frames.size()));
+  std::unique_ptr<char*, void (*)(void*)> symbols(::backtrace_symbols(frames.data(), n), std::free);
+  std::string text = "Stack (most recent call last):";
+  // Most recent last, as Python prints it; frame 0 is this function and
+  // frame 1 Logger::call, which the user did not write.
+  for (int i = n - 1; i >= 2; --i) {
+    text += "\n  ";
+    text += symbols ? symbols.get()[i] : fmt::format("{}", frames[static_cast<std::size_t>(i)]);
+  }
+  return text;
+}
+
+void write_stderr(std::string_view text) noexcept {
+  while (!text.empty()) {
+    ssize_t n = ::write(STDERR_FILENO, text.data(), text.size());
+    if (n <= 0) return;
+    text.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+}  // namespace
+
+void set_thread_name(std::string_view name) {
+  t_thread.name = name;
+  t_thread.named_by_user = true;
+}
+
+void set_process_name(std::string_view name) {
+  std::scoped_lock lock(g_process_name_mutex);
+  g_process_names->emplace_back(name);
+  g_process_name.store(&g_process_names->back(), std::memory_order_release);
+}
+
+std::span<const Field> current_context() noexcept { return t_context_views; }
+
+ContextScope::ContextScope(std::initializer_list<Field> fields) : count_(fields.size()) {
+  for (const Field& f : fields) t_context.emplace_back(f.key, f.value);
+  rebuild_context_views();
+}
+
+ContextScope::~ContextScope() {
+  t_context.resize(t_context.size() >= count_ ? t_context.size() - count_ : 0,
+                   OwnedField("", FieldValue(false)));
+  rebuild_context_views();
+}
+
+// Logger ----------------------------------------------------------------------
+
+Logger::Logger(Manager& manager, std::string name, Logger* parent)
+    : manager_(manager), name_(std::move(name)), parent_(parent) {}
+
+Logger& Logger::child(std::string_view suffix) {
+  if (parent() == nullptr) return manager_.get_logger(suffix);  // the root
+  return manager_.get_logger(name_ + "." + std::string(suffix));
+}
+
+void Logger::set_level(int level) {
+  std::scoped_lock lock(manager_.mutex_);
+  level_.store(level, std::memory_order_relaxed);
+  manager_.update_thresholds();
+}
+
+int Logger::effective_level() const noexcept { return effective_.load(std::memory_order_relaxed); }
+
+void Logger::set_disabled(bool disabled) {
+  std::scoped_lock lock(manager_.mutex_);
+  disabled_.store(disabled, std::memory_order_relaxed);
+  manager_.update_thresholds();
+}
+
+void Logger::update_threshold(int effective, int manager_disable) noexcept {
+  effective_.store(effective, std::memory_order_relaxed);
+  int threshold = std::max(effective, manager_disable + 1);
+  if (disabled()) threshold = std::numeric_limits<int>::max();
+  threshold_.store(threshold, std::memory_order_relaxed);
+}
+
+void Logger::add_handler(HandlerPtr handler) {
+  if (handler) handlers_.add(std::move(handler));
+}
+
+void Logger::remove_handler(const HandlerPtr& handler) { handlers_.remove(handler); }
+
+bool Logger::has_handlers() const noexcept {
+  for (const Logger* c = this; c != nullptr; c = c->parent()) {
+    if (!c->handlers_.empty()) return true;
+    if (!c->propagate()) break;
+  }
+  return false;
+}
+
+void Logger::call(int level, const Extra* extra, const std::source_location& loc,
+                  fmt::string_view format, fmt::format_args args,
+                  std::span<const Field> bound) noexcept {
+  RenderBuffer buffer;
+  detail::PendingMessage pending{format, args, buffer.get()};
+
+  LogRecord record;
+  record.name = name_;
+  record.levelno = level;
+  record.pathname = loc.file_name();
+  record.lineno = loc.line();
+  record.function = loc.function_name();
+  record.time = Clock::now();
+  record.thread = t_thread.id;
+  record.thread_name = t_thread.name;
+  record.process = g_pid.load(std::memory_order_relaxed);
+  record.process_name = *g_process_name.load(std::memory_order_acquire);
+  record.bound = bound;
+  record.context = t_context_views;
+  record.set_pending(&pending);
+
+  if (detail::t_in_handler) {
+    // A handler logged from inside emit(): its record goes to stderr rather
+    // than back into the handlers (which could recurse or self-deadlock).
+    std::string line = fmt::format("offhand: record logged from inside a handler: {} {}: {}\n",
+                                   record.name, level_name(level), record.message());
+    write_stderr(line);
+    return;
+  }
+
+  // Exception and stack: made only for records that passed the level check,
+  // and only when asked for.
+  std::vector<std::pair<std::string, std::string>> chain;
+  std::vector<ExceptionEntry> entries;
+  std::string exc_text, stack;
+  if (extra != nullptr) {
+    record.fields = {extra->fields.begin(), extra->fields.size()};
+    try {
+      if (extra->exc_info) {
+        collect_exceptions(std::current_exception(), chain);
+        for (const auto& [type, what] : chain) entries.push_back({type, what});
+        record.exception = entries;
+        exc_text = exception_text(chain);
+        record.exc_text = exc_text;
+      }
+      if (extra->stack_info) {
+        stack = stack_text();
+        record.stack_info = stack;
+      }
+    } catch (...) {
+      // Out of memory while describing the exception: log without it.
+    }
+  }
+  handle(record);
+}
+
+void Logger::handle(const LogRecord& record) noexcept {
+  if (disabled()) return;
+  for (const FilterPtr& f : filters_.items()) {
+    try {
+      if (!f->filter(record)) return;
+    } catch (...) {
+      return;
+    }
+  }
+  call_handlers(record);
+}
+
+void Logger::call_handlers(const LogRecord& record) noexcept {
+  std::size_t found = 0;
+  for (const Logger* c = this; c != nullptr; c = c->parent()) {
+    auto handlers = c->handlers_.items();
+    found += handlers.size();
+    for (const HandlerPtr& h : handlers) h->handle(record);
+    if (!c->propagate()) break;
+  }
+  if (found == 0 && record.levelno >= level::kWarning && manager_.last_resort()) {
+    // Python's lastResort: the bare message on stderr.
+    try {
+      std::string line(record.message());
+      line += '\n';
+      write_stderr(line);
+    } catch (...) {
+    }
+  }
+}
+
+// LoggerAdapter -----------------------------------------------------------------
+
+LoggerAdapter::LoggerAdapter(Logger& logger, std::initializer_list<Field> fields)
+    : logger_(logger) {
+  for (const Field& f : fields) owned_.emplace_back(f.key, f.value);
+  rebuild_views();
+}
+
+LoggerAdapter::LoggerAdapter(const LoggerAdapter& other)
+    : logger_(other.logger_), owned_(other.owned_) {
+  rebuild_views();
+}
+
+LoggerAdapter LoggerAdapter::bind(std::initializer_list<Field> fields) const {
+  LoggerAdapter next(*this);
+  for (const Field& f : fields) next.owned_.emplace_back(f.key, f.value);
+  next.rebuild_views();
+  return next;
+}
+
+void LoggerAdapter::rebuild_views() {
+  views_.clear();
+  for (const OwnedField& f : owned_) views_.push_back(f.view());
+}
+
+}  // namespace offhand
