@@ -56,6 +56,18 @@ void Manager::disable(int level) {
   update_thresholds();
 }
 
+void Manager::disable_other_loggers(const std::set<std::string, std::less<>>& keep) {
+  std::scoped_lock lock(mutex_);
+  for (auto& [name, logger] : loggers_) {
+    bool kept = false;
+    for (const std::string& k : keep)
+      if (name == k || (name.size() > k.size() && name.compare(0, k.size(), k) == 0 && name[k.size()] == '.'))
+        kept = true;
+    logger->disabled_.store(!kept, std::memory_order_relaxed);
+  }
+  update_thresholds();
+}
+
 void Manager::update_thresholds() {
   const int disable = disable_.load(std::memory_order_relaxed);
   auto update = [disable](Logger& logger) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,10 @@ class Manager {
   // no handler is found) is in use; default true.
   void set_last_resort(bool enabled) noexcept { last_resort_.store(enabled, std::memory_order_relaxed); }
   bool last_resort() const noexcept { return last_resort_.load(std::memory_order_relaxed); }
+
+  // Disables every existing logger that is not in `keep` nor below one of
+  // them (dictConfig's disable_existing_loggers), and enables those that are.
+  void disable_other_loggers(const std::set<std::string, std::less<>>& keep);
 
   // Flushes and closes the handlers of every logger of this manager.
   void shutdown() noexcept;
