@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -1386,8 +1387,13 @@ Formatter::Formatter() : Formatter("%(message)s") {}
 
 Formatter::Formatter(std::string_view pattern) : Formatter(pattern, Options{}) {}
 
+namespace {
+std::atomic<std::uint64_t> g_next_formatter_id{1};
+}  // namespace
+
 Formatter::Formatter(std::string_view pattern, Options options)
-    : pattern_(pattern), options_(std::move(options)) {
+    : pattern_(pattern), options_(std::move(options)),
+      id_(g_next_formatter_id.fetch_add(1, std::memory_order_relaxed)) {
   compile();
 }
 
@@ -1423,17 +1429,31 @@ void Formatter::format_to(std::string& out, const LogRecord& record) const {
 }
 
 void Formatter::format_time(std::string& out, const TimeAttributes& times) const {
-  std::tm tm{};
-  if (!make_tm(times.created, options_.zone, tm)) {
-    out += "<time out of range>";
-    return;
-  }
+  // strftime's output depends only on the second (it has no sub-second
+  // conversion), and a consumer formats many records per second: the text
+  // is cached per thread, keyed by this formatter's id and the second.
+  struct Cache {
+    std::uint64_t formatter_id = 0;
+    double second = 0;
+    std::string text;
+  };
+  thread_local Cache cache;
+  const double second = std::floor(times.created);
   // Python treats an empty datefmt like none (`if datefmt:`).
-  if (options_.datefmt && !options_.datefmt->empty()) {
-    append_strftime(out, options_.datefmt->c_str(), tm);
-    return;
+  const bool custom = options_.datefmt && !options_.datefmt->empty();
+  if (cache.formatter_id != id_ || cache.second != second) {
+    std::tm tm{};
+    if (!make_tm(times.created, options_.zone, tm)) {
+      out += "<time out of range>";
+      return;
+    }
+    cache.text.clear();
+    append_strftime(cache.text, custom ? options_.datefmt->c_str() : "%Y-%m-%d %H:%M:%S", tm);
+    cache.formatter_id = id_;
+    cache.second = second;
   }
-  append_strftime(out, "%Y-%m-%d %H:%M:%S", tm);
+  out += cache.text;
+  if (custom) return;
   // "%s,%03d" % (t, msecs): %d truncates the float.
   const double ms = std::trunc(times.msecs);
   out += ',';

@@ -3,6 +3,7 @@
 // datefmt and asctime rules, compiled once when made.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,6 +79,7 @@ class Formatter {
 
   std::string pattern_;
   Options options_;
+  std::uint64_t id_;  // unique per formatter: the key of format_time's cache
   bool uses_time_ = false;
   std::vector<Part> parts_;
 };
