@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: MIT
+// ProxyHandler: puts any handler behind a bounded queue and a consumer
+// thread, so the thread that logs never waits on the handler's I/O.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <offhand/handler.hpp>
+#include <offhand/level.hpp>
+#include <offhand/manager.hpp>
+
+namespace offhand::proxy {
+
+namespace detail {
+class Core;  // the queue, the consumer thread and the counters (proxy/src)
+}  // namespace detail
+
+// What a log call does when the queue is full.
+class OverflowPolicy {
+ public:
+  enum class Kind { kBlock, kDropNewest, kBlockFor, kLevelAware };
+
+  // Nothing is lost: the caller waits for room. The default.
+  static OverflowPolicy block() noexcept { return {Kind::kBlock, {}, 0}; }
+  // The caller never waits: the record is dropped and counted.
+  static OverflowPolicy drop_newest() noexcept { return {Kind::kDropNewest, {}, 0}; }
+  // The caller waits up to `limit` for room, then drops and counts.
+  static OverflowPolicy block_for(std::chrono::nanoseconds limit) noexcept {
+    return {Kind::kBlockFor, limit, 0};
+  }
+  // Records at or above `keep` wait for room (never dropped); records below
+  // it are dropped and counted. An alert is never lost to chatter.
+  static OverflowPolicy level_aware(int keep = level::kError) noexcept {
+    return {Kind::kLevelAware, {}, keep};
+  }
+
+  Kind kind() const noexcept { return kind_; }
+  std::chrono::nanoseconds limit() const noexcept { return limit_; }
+  int keep_level() const noexcept { return keep_; }
+
+ private:
+  OverflowPolicy(Kind kind, std::chrono::nanoseconds limit, int keep) noexcept
+      : kind_(kind), limit_(limit), keep_(keep) {}
+  Kind kind_;
+  std::chrono::nanoseconds limit_;
+  int keep_;
+};
+
+// A snapshot of a proxy's counters. Each value is read atomically, the set
+// is not (a snapshot taken while threads log may be a few records apart).
+struct ProxyCounters {
+  // Drop counts are kept per level band: kBands[i] <= level < kBands[i+1]
+  // (below DEBUG, DEBUG, INFO, WARNING, ERROR, CRITICAL and above), so a
+  // custom level counts with the standard level below it.
+  static constexpr std::array<int, 6> kBands{level::kNotSet, level::kDebug, level::kInfo,
+                                             level::kWarning, level::kError, level::kCritical};
+  static std::size_t band(int level) noexcept;
+
+  std::uint64_t enqueued = 0;        // records accepted into the queue
+  std::uint64_t emitted = 0;         // records handed to the protected handler(s)
+  std::uint64_t dropped = 0;         // records dropped by the overflow policy
+  std::array<std::uint64_t, kBands.size()> dropped_by_level{};  // indexed by band()
+  std::uint64_t handler_errors = 0;  // failures of the protected handler(s) and the consumer
+  std::uint64_t caller_waits = 0;    // log calls that found the queue full and waited
+  std::uint64_t consumer_wakeups = 0;  // times a caller woke the sleeping consumer
+  std::uint64_t high_water_mark = 0;   // most queue entries in use at once
+  std::size_t capacity = 0;
+
+  std::uint64_t dropped_at(int level) const noexcept { return dropped_by_level[band(level)]; }
+};
+
+// A Handler that hands records to one or more protected handlers on a
+// consumer thread of its own (the design's ProxyHandler; CPython's
+// QueueHandler and QueueListener in one object).
+//
+// Caller side (any thread, any number at once): handle() checks the proxy's
+// own level and filters, renders the message, copies the record into the
+// queue's memory (nothing borrowed crosses) and returns. Consumer side (one
+// thread per proxy): records and control messages are taken in queue order;
+// records go to each protected handler in batches through
+// Handler::handle_unchecked() (the proxy's level and filters are the ones
+// that count once a handler is wrapped), and flush, set_formatter and close
+// are applied in the order they were queued. A control message is ordered
+// after every record its calling thread queued before it.
+//
+// The proxy owns its protected handlers (shared_ptr: it keeps them alive as
+// long as its consumer runs). A protected handler should not also be used
+// directly while wrapped: it stays correct (its own lock), but the order
+// between the two paths is not defined.
+//
+// Failures of a protected handler go to that handler's handle_error() and
+// are counted; the consumer never stops for them and callers never see them.
+// A process exit drains every live proxy (offhand::shutdown() runs it), and
+// after fork() the child's proxies work at once with an empty queue (what
+// the parent had queued is written by the parent only).
+class ProxyHandler final : public Handler, private offhand::detail::ShutdownHook {
+ public:
+  struct Options {
+    // Queue entries (records and control messages). Rounded up to a power of
+    // two, at least 2.
+    std::size_t capacity = 8192;
+    OverflowPolicy overflow = OverflowPolicy::block();
+    // Bytes each queue entry keeps for its record's strings. A record that
+    // fits never allocates; a larger one grows its entry once (the entry
+    // keeps the memory up to max_retained_bytes and releases it beyond).
+    std::size_t entry_bytes = 512;
+    std::size_t max_retained_bytes = 64 * 1024;
+    // Most records handed to a protected handler in one call.
+    std::size_t max_batch = 512;
+    // How long process exit (offhand::shutdown()) waits for this proxy to
+    // drain before it gives up on a hung handler.
+    std::chrono::nanoseconds exit_timeout = std::chrono::seconds(10);
+  };
+
+  // Wraps `target`, taking its level and filters as the proxy's starting
+  // ones (later changes on `target` itself are ignored), and no formatter.
+  // Starts the consumer thread. Throws ConfigError for a null target and
+  // std::system_error when the thread cannot start.
+  explicit ProxyHandler(HandlerPtr target);
+  ProxyHandler(HandlerPtr target, Options options);
+  // Wraps several handlers, each given every record in order. The proxy
+  // starts at the lowest of their levels, with no filters.
+  explicit ProxyHandler(std::vector<HandlerPtr> targets);
+  ProxyHandler(std::vector<HandlerPtr> targets, Options options);
+
+  // Closes (drains and joins) if not closed. May wait as long as close().
+  ~ProxyHandler() override;
+
+  // Handler::flush() queues a flush marker and returns (it waits only for
+  // room in a full queue: control messages are never dropped); the
+  // protected handlers flush once everything queued before it was emitted.
+  using Handler::flush;
+  // Queues a flush marker and waits until everything queued before it has
+  // been emitted and the protected handlers flushed (true), or `timeout`
+  // passed (false). Records queued after the call are not waited for, so it
+  // returns even while other threads keep logging. Any thread but the
+  // consumer's; never throws.
+  bool flush(std::chrono::nanoseconds timeout) noexcept;
+
+  // Handler::close() queues the stop message, waits for the consumer to
+  // drain the queue and stop, joins it and closes the protected handlers.
+  // Idempotent. It waits as long as the protected handlers take.
+  using Handler::close;
+  // As close(), but gives up after `timeout` when a protected handler hangs:
+  // reports it through the error reporter, leaves the consumer thread to
+  // finish on its own (it closes the handlers if it ever does) and returns
+  // false. True when the proxy is closed and drained. Idempotent (a second
+  // call waits again for the first one's drain).
+  bool close(std::chrono::nanoseconds timeout) noexcept;
+
+  ProxyCounters counters() const noexcept;
+  const Options& options() const noexcept { return options_; }
+  const std::vector<HandlerPtr>& targets() const noexcept { return targets_; }
+
+ protected:
+  // Snapshots the record into the queue (caller thread, after the base
+  // checked level and filters; no lock: the queue synchronises). Applies
+  // the overflow policy when the queue is full. Throws only on a fault of
+  // the proxy itself (out of memory for a huge record), which goes to the
+  // proxy's handle_error().
+  void emit(const LogRecord& record) override;
+  // Queues a flush marker (see flush()). Caller thread.
+  void on_flush() override;
+  // Queues the stop message and waits for the drain (see close()). Called
+  // once, by the first close(), on the closing thread.
+  void on_close() override;
+  // Queues the formatter; the consumer sets it on every protected handler in
+  // queue order. Caller thread, under the base's formatter lock.
+  void on_set_formatter(const FormatterPtr& formatter) override;
+
+ private:
+  // offhand::shutdown() at process exit: close(options_.exit_timeout).
+  void on_shutdown() noexcept override;
+
+  static constexpr std::int64_t kNoDeadline = INT64_MAX;
+
+  Options options_;
+  std::vector<HandlerPtr> targets_;
+  // The deadline close(timeout) hands to on_close(), as steady_clock ticks.
+  std::atomic<std::int64_t> close_deadline_{kNoDeadline};
+  std::shared_ptr<detail::Core> core_;  // shared with the consumer thread
+};
+
+}  // namespace offhand::proxy

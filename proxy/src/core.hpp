@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+// Core: the state a ProxyHandler shares with its consumer thread: the
+// bounded MPSC queue, the wake-up protocol, the consumer loop, the counters,
+// and the hooks for close, process exit and fork.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <offhand/handler.hpp>
+#include <offhand/proxy/proxy_handler.hpp>
+
+#include "queue.hpp"
+
+namespace offhand::proxy::detail {
+
+using SteadyClock = std::chrono::steady_clock;
+using Deadline = std::optional<SteadyClock::time_point>;
+
+// Deadline `timeout` from now; a timeout too large to add means none.
+Deadline deadline_after(std::chrono::nanoseconds timeout) noexcept;
+
+// Owned by a shared_ptr held by the ProxyHandler and by the consumer thread,
+// so a consumer abandoned by close(timeout) (a hung handler) can outlive the
+// proxy without touching freed memory.
+//
+// Threads: the producer side (push_record, push_control, counters, the flush
+// and close waits) is called from any thread; run() and everything it calls
+// only from the consumer thread; the fork hooks from the forking thread with
+// every proxy's life_mutex held.
+class Core : public std::enable_shared_from_this<Core> {
+ public:
+  Core(std::vector<HandlerPtr> targets, const ProxyHandler::Options& options);
+  ~Core();
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
+
+  // Starts the consumer thread. Called once, by the ProxyHandler's constructor.
+  void start();
+
+  // Caller side ------------------------------------------------------------
+
+  // Copies the record into the queue, applying the overflow policy when it
+  // is full. Returns false when the record was dropped (and counted).
+  bool push_record(const LogRecord& record, std::string_view message);
+
+  // Queues a control message, waiting for room until `deadline` whatever
+  // the overflow policy (control messages are never dropped). Returns the
+  // message's ticket, or nullopt on timeout or when the proxy no longer
+  // accepts messages (stopped).
+  std::optional<std::uint64_t> push_control(EntryKind kind, Deadline deadline,
+                                            FormatterPtr formatter = nullptr);
+
+  // Waits until the flush marker of ticket `ticket` was handled.
+  bool wait_flushed(std::uint64_t ticket, Deadline deadline);
+
+  // The close sequence, on the closing thread: queue the stop sentinel,
+  // wait for the consumer to finish, join it and close the targets. On
+  // timeout the consumer is detached and closes the targets itself if it
+  // ever finishes. Idempotent: later calls wait for the same end. Returns
+  // whether the queue was drained.
+  bool close(Deadline deadline);
+
+  ProxyCounters counters() const noexcept;
+
+  // Fork (fork.cpp), with life_mutex_ held ---------------------------------
+  void pause_for_fork() noexcept;        // prepare: park the consumer between batches
+  void resume_after_fork() noexcept;     // parent: let it go on
+  void restart_in_child() noexcept;      // child: empty queue, new consumer thread
+  std::mutex& life_mutex() noexcept { return life_mutex_; }
+  // Whether the consumer handled the stop sentinel and ended normally.
+  bool stopped() const noexcept;
+
+ private:
+  enum class State { kIdle, kRunning, kStopped, kAbandoned };
+
+  // Queue, producer side.
+  Entry& entry(std::uint64_t pos) noexcept { return entries_[pos & mask_]; }
+  bool try_reserve(std::uint64_t& pos) noexcept;
+  bool wait_for_room(std::uint64_t& pos, Deadline deadline);
+  void commit(std::uint64_t pos) noexcept;
+  void count_drop(int levelno, std::uint64_t pos) noexcept;
+
+  // Consumer side.
+  void run() noexcept;
+  bool drain_once();  // false once the stop sentinel was handled
+  void idle() noexcept;
+  void park() noexcept;
+  void process(std::uint64_t first, std::size_t n, bool& stop);
+  void add_drop_summary_if_due(std::uint64_t pos);
+  void deliver();
+  void release(std::uint64_t first, std::size_t n) noexcept;
+  void publish_flush() noexcept;
+  void finish() noexcept;
+  void report_fault(std::exception_ptr error) noexcept;
+  void reset_queue() noexcept;
+
+  const std::vector<HandlerPtr> targets_;
+  const std::size_t capacity_;
+  const std::uint64_t mask_;
+  const OverflowPolicy overflow_;
+  const std::size_t entry_bytes_;
+  const std::size_t max_retained_bytes_;
+  const std::size_t max_batch_;
+  std::unique_ptr<Entry[]> entries_;
+  std::uint64_t target_error_baseline_ = 0;
+
+  // Producers' ticket counter: the next position to reserve. Contended by
+  // every producer, so it sits on a cache line of its own.
+  alignas(64) std::atomic<std::uint64_t> tail_{0};
+
+  // The consumer's sleep handshake (an event count). The consumer sets
+  // sleeping_, re-checks the queue, then waits on wake_epoch_; a producer
+  // reads sleeping_ after committing and wakes it only when it is set, so
+  // the common push makes no system call.
+  alignas(64) std::atomic<bool> sleeping_{false};
+  std::atomic<std::uint32_t> wake_epoch_{0};
+
+  // Written by the consumer once per batch: every ticket below it has been
+  // handled and its slot freed. Producers waiting for room watch it.
+  alignas(64) std::atomic<std::uint64_t> released_{0};
+  std::atomic<int> space_waiters_{0};
+  std::mutex space_mutex_;
+  std::condition_variable space_cv_;  // released_ moved, or accepting_ dropped
+
+  // False once the stop sentinel was handled (or the consumer is gone):
+  // producers stop waiting for room.
+  std::atomic<bool> accepting_{true};
+
+  // Flush completion: 1 + the ticket of the last flush marker handled.
+  std::atomic<std::uint64_t> flushed_{0};
+  std::mutex flush_mutex_;
+  std::condition_variable flush_cv_;
+
+  // Drops not yet reported in-band, and the ticket before which the report
+  // goes (UINT64_MAX when none is due).
+  static constexpr std::uint64_t kNoMark = ~std::uint64_t{0};
+  std::atomic<std::uint64_t> drop_mark_{kNoMark};
+  std::array<std::atomic<std::uint64_t>, ProxyCounters::kBands.size()> drops_pending_{};
+
+  // Counters (relaxed: statistics, read as a snapshot).
+  std::atomic<std::uint64_t> controls_{0};
+  std::atomic<std::uint64_t> emitted_{0};
+  std::array<std::atomic<std::uint64_t>, ProxyCounters::kBands.size()> dropped_{};
+  std::atomic<std::uint64_t> caller_waits_{0};
+  std::atomic<std::uint64_t> wakeups_{0};
+  std::atomic<std::uint64_t> faults_{0};
+  std::atomic<std::uint64_t> high_water_{0};
+
+  // Fork: set by the forking thread, acknowledged by the consumer.
+  std::atomic<bool> pause_requested_{false};
+  std::atomic<bool> paused_{false};
+
+  // Lifecycle: the steps of close and fork are serialised by life_mutex_
+  // (never held while waiting for the consumer); the consumer's end is
+  // published under finish_mutex_.
+  std::mutex life_mutex_;
+  bool closing_ = false;  // guarded by life_mutex_
+  mutable std::mutex finish_mutex_;
+  std::condition_variable finish_cv_;
+  State state_ = State::kIdle;  // guarded by finish_mutex_
+  std::unique_ptr<std::thread> thread_;  // guarded by life_mutex_ after start()
+
+  // Consumer-only scratch, reused from batch to batch so a steady stream
+  // does not allocate on this side either.
+  std::uint64_t head_ = 0;  // next ticket to handle
+  std::unique_ptr<LogRecord[]> records_;
+  std::size_t pending_ = 0;           // records_ in use, not yet delivered
+  std::size_t pending_summaries_ = 0;  // of which drop summaries
+  std::uint64_t flush_done_ = 0;       // flushed_ to publish after this batch's release
+  std::vector<const LogRecord*> pointers_;
+  std::vector<Field> fields_;
+  std::vector<ExceptionEntry> exceptions_;
+  std::deque<std::string> summaries_;  // texts of drop summaries (stable addresses)
+  std::chrono::steady_clock::time_point fault_window_{};
+  int faults_in_window_ = 0;
+};
+
+}  // namespace offhand::proxy::detail

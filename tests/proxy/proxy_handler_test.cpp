@@ -1,0 +1,731 @@
+// SPDX-License-Identifier: MIT
+// ProxyHandler: every row of the contract, ordering, the flush barrier,
+// overflow policies, faults, close with a hung handler, many producers, fork.
+#include <offhand/proxy/proxy_handler.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <offhand/error.hpp>
+#include <offhand/formatter.hpp>
+#include <offhand/logger.hpp>
+#include <offhand/manager.hpp>
+
+#include "line_file_handler.hpp"
+#include "support/capturing_handler.hpp"
+
+namespace offhand::proxy {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::CapturingHandler;
+using testing::LineFileHandler;
+
+// A timeout that only a hang reaches: it guards against a deadlock, it is
+// not a timing assertion.
+constexpr auto kLong = std::chrono::seconds(60);
+
+// OFFHAND_TEST_SCALE (e.g. 0.1 under ThreadSanitizer) scales the big counts.
+std::size_t scaled(std::size_t n) {
+  const char* s = std::getenv("OFFHAND_TEST_SCALE");
+  if (s == nullptr) return n;
+  const double f = std::atof(s);
+  if (f <= 0) return n;
+  return std::max<std::size_t>(1, static_cast<std::size_t>(static_cast<double>(n) * f));
+}
+
+// Hands one record to `h`, as a logger would (level, message, fields).
+bool log_to(Handler& h, int levelno, std::string_view message,
+            std::span<const Field> fields = {}) {
+  LogRecord r;
+  r.name = "test";
+  r.levelno = levelno;
+  r.pathname = __FILE__;
+  r.lineno = 42;
+  r.function = "void test()";
+  r.time = Clock::now();
+  r.thread = 7;
+  r.thread_name = "TestThread";
+  r.process = 1;
+  r.process_name = "MainProcess";
+  r.fields = fields;
+  r.set_message(message);
+  return h.handle(r);
+}
+
+std::shared_ptr<CapturingHandler> capture() { return std::make_shared<CapturingHandler>(); }
+
+ProxyHandler::Options with(std::size_t capacity, OverflowPolicy policy) {
+  ProxyHandler::Options o;
+  o.capacity = capacity;
+  o.overflow = policy;
+  return o;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "offhand-proxy-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string file(std::string_view name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// --- The contract, row by row ----------------------------------------------
+
+TEST(ProxyHandlerTest, ConstructionTakesLevelAndFiltersButNoFormatter) {
+  auto target = capture();
+  target->set_level(level::kWarning);
+  auto only_b = make_filter([](const LogRecord& r) { return r.message() != "rejected"; });
+  target->add_filter(only_b);
+  target->set_formatter(std::make_shared<Formatter>("T:%(message)s"));
+
+  ProxyHandler proxy(target);
+  EXPECT_EQ(proxy.level(), level::kWarning);
+  ASSERT_EQ(proxy.filters().size(), 1u);
+  EXPECT_EQ(proxy.filters()[0], only_b);
+  EXPECT_EQ(proxy.formatter(), nullptr);
+
+  EXPECT_FALSE(log_to(proxy, level::kInfo, "too low"));
+  EXPECT_FALSE(log_to(proxy, level::kError, "rejected"));
+  EXPECT_TRUE(log_to(proxy, level::kError, "kept"));
+  ASSERT_TRUE(proxy.flush(kLong));
+  // The target keeps and uses its own formatter.
+  EXPECT_EQ(target->formatted(), std::vector<std::string>{"T:kept"});
+}
+
+TEST(ProxyHandlerTest, LevelAndFilterChangesActOnTheProxyAtOnce) {
+  auto target = capture();
+  ProxyHandler proxy(target);
+  proxy.set_level(level::kError);
+  EXPECT_FALSE(log_to(proxy, level::kWarning, "w"));
+  auto no_x = make_filter([](const LogRecord& r) { return r.message() != "x"; });
+  proxy.add_filter(no_x);
+  EXPECT_FALSE(log_to(proxy, level::kError, "x"));
+  proxy.remove_filter(no_x);
+  EXPECT_TRUE(log_to(proxy, level::kError, "x"));
+  ASSERT_TRUE(proxy.flush(kLong));
+  EXPECT_EQ(target->messages(), std::vector<std::string>{"x"});
+}
+
+TEST(ProxyHandlerTest, LaterChangesOnTheWrappedHandlerAreIgnored) {
+  auto target = capture();
+  ProxyHandler proxy(target);
+  target->set_level(level::kCritical);
+  target->add_filter(make_filter([](const LogRecord&) { return false; }));
+  EXPECT_TRUE(log_to(proxy, level::kInfo, "still delivered"));
+  ASSERT_TRUE(proxy.flush(kLong));
+  EXPECT_EQ(target->messages(), std::vector<std::string>{"still delivered"});
+}
+
+TEST(ProxyHandlerTest, EmitRunsOnlyOnTheConsumerThread) {
+  auto target = capture();
+  ProxyHandler proxy(target);
+  for (int i = 0; i < 100; ++i) log_to(proxy, level::kInfo, "m");
+  ASSERT_TRUE(proxy.flush(kLong));
+  const auto threads = target->emit_threads();
+  ASSERT_EQ(threads.size(), 100u);
+  for (auto id : threads) {
+    EXPECT_NE(id, std::this_thread::get_id());
+    EXPECT_EQ(id, threads.front());
+  }
+}
+
+TEST(ProxyHandlerTest, RecordIsSnapshotNothingBorrowedCrosses) {
+  auto target = capture();
+  target->hold();  // the consumer holds the first record; the rest wait in the queue
+  ProxyHandler proxy(target);
+  log_to(proxy, level::kInfo, "first");
+  target->wait_until_blocked();
+  {
+    std::string message = "message before";
+    std::string key = "user";
+    std::string value = "alice";
+    std::vector<Field> fields{{key, FieldValue(value)}, {"n", 42}, {"pi", 3.5}, {"ok", true}};
+    std::string exc_type = "std::runtime_error";
+    std::string exc_msg = "boom";
+    std::vector<ExceptionEntry> exc{{exc_type, exc_msg}};
+    LogRecord r;
+    r.name = "snap";
+    r.levelno = level::kError;
+    r.fields = fields;
+    r.context = std::span<const Field>(fields).subspan(0, 1);
+    r.exception = exc;
+    r.exc_text = exc_msg;
+    r.set_message(message);
+    proxy.handle(r);
+    // The caller's memory changes (or dies) right after the call.
+    message.assign(message.size(), 'X');
+    key.assign(key.size(), 'X');
+    value.assign(value.size(), 'X');
+    exc_type.assign(exc_type.size(), 'X');
+    exc_msg.assign(exc_msg.size(), 'X');
+  }
+  target->release();
+  ASSERT_TRUE(proxy.flush(kLong));
+  const auto records = target->records();
+  ASSERT_EQ(records.size(), 2u);
+  const LogRecord& r = records[1].view();
+  EXPECT_EQ(r.name, "snap");
+  EXPECT_EQ(r.message(), "message before");
+  ASSERT_EQ(r.fields.size(), 4u);
+  EXPECT_EQ(r.fields[0].key, "user");
+  EXPECT_EQ(std::get<std::string_view>(r.fields[0].value.storage()), "alice");
+  EXPECT_EQ(std::get<std::int64_t>(r.fields[1].value.storage()), 42);
+  EXPECT_EQ(std::get<double>(r.fields[2].value.storage()), 3.5);
+  EXPECT_EQ(std::get<bool>(r.fields[3].value.storage()), true);
+  ASSERT_EQ(r.context.size(), 1u);
+  EXPECT_EQ(r.context[0].key, "user");
+  ASSERT_EQ(r.exception.size(), 1u);
+  EXPECT_EQ(r.exception[0].type, "std::runtime_error");
+  EXPECT_EQ(r.exception[0].message, "boom");
+  EXPECT_EQ(r.exc_text, "boom");
+}
+
+TEST(ProxyHandlerTest, MessageIsRenderedInTheCallerThreadThroughALogger) {
+  Manager manager;
+  Logger& log = manager.get_logger("app");
+  log.set_level(level::kDebug);
+  log.set_propagate(false);
+  auto target = capture();
+  auto proxy = std::make_shared<ProxyHandler>(target);
+  log.add_handler(proxy);
+
+  std::vector<int> values{1, 2, 3};
+  log.info("values {} name {}", values.size(), std::string("caller's"));
+  values.clear();  // too late to change the record
+  ASSERT_TRUE(proxy->flush(kLong));
+  EXPECT_EQ(target->messages(), std::vector<std::string>{"values 3 name caller's"});
+  const auto records = target->records();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0]->name, "app");
+  EXPECT_EQ(records[0]->levelno, level::kInfo);
+  log.remove_handler(proxy);
+}
+
+TEST(ProxyHandlerTest, SetFormatterIsAppliedInQueueOrder) {
+  auto target = capture();
+  ProxyHandler proxy(target);
+  log_to(proxy, level::kInfo, "one");
+  proxy.set_formatter(std::make_shared<Formatter>("A:%(message)s"));
+  log_to(proxy, level::kInfo, "two");
+  proxy.set_formatter(std::make_shared<Formatter>("B:%(message)s"));
+  log_to(proxy, level::kInfo, "three");
+  ASSERT_TRUE(proxy.flush(kLong));
+  EXPECT_EQ(target->formatted(), (std::vector<std::string>{"one", "A:two", "B:three"}));
+}
+
+TEST(ProxyHandlerTest, FlushIsAMarkerOrderedAfterEarlierRecords) {
+  auto target = capture();
+  ProxyHandler proxy(target);
+  log_to(proxy, level::kInfo, "a");
+  log_to(proxy, level::kInfo, "b");
+  proxy.flush();  // returns at once
+  log_to(proxy, level::kInfo, "c");
+  ASSERT_TRUE(proxy.flush(kLong));
+  EXPECT_EQ(target->events(), (std::vector<std::string>{"record:a", "record:b", "flush",
+                                                        "record:c", "flush"}));
+}
+
+TEST(ProxyHandlerTest, FlushWithTimeoutTrueOnceEverythingBeforeItIsEmitted) {
+  auto target = capture();
+  target->set_delay(1ms);
+  ProxyHandler proxy(target);
+  for (int i = 0; i < 50; ++i) log_to(proxy, level::kInfo, fmt::format("{}", i));
+  EXPECT_TRUE(proxy.flush(kLong));
+  EXPECT_EQ(target->size(), 50u);
+  EXPECT_GE(target->flushes(), 1);
+}
+
+TEST(ProxyHandlerTest, FlushWithTimeoutFalseWhenTheHandlerIsStuck) {
+  auto target = capture();
+  target->hold();
+  ProxyHandler proxy(target);
+  log_to(proxy, level::kInfo, "stuck");
+  target->wait_until_blocked();
+  EXPECT_FALSE(proxy.flush(20ms));
+  EXPECT_EQ(target->flushes(), 0);
+  target->release();
+  EXPECT_TRUE(proxy.flush(kLong));
+}
+
+TEST(ProxyHandlerTest, FlushReturnsWhileOtherThreadsKeepLogging) {
+  auto target = capture();
+  ProxyHandler proxy(target, with(256, OverflowPolicy::block()));
+  std::atomic<bool> stop{false};
+  std::thread chatter([&] {
+    while (!stop.load()) log_to(proxy, level::kInfo, "chatter");
+  });
+  for (int i = 0; i < 20; ++i) EXPECT_TRUE(proxy.flush(kLong));
+  stop = true;
+  chatter.join();
+}
+
+TEST(ProxyHandlerTest, ControlMessageIsOrderedAfterItsThreadsRecords) {
+  auto target = capture();
+  ProxyHandler proxy(target, with(64, OverflowPolicy::block()));
+  constexpr int kThreads = 4;
+  const int per_thread = static_cast<int>(scaled(2000));
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        log_to(proxy, level::kInfo, fmt::format("{}:{}", t, i));
+        if (i % 97 == 0) {
+          // Everything this thread queued is emitted when flush returns.
+          if (!proxy.flush(kLong)) ++failures;
+          const auto messages = target->messages();
+          const std::string mine = fmt::format("{}:{}", t, i);
+          if (std::find(messages.begin(), messages.end(), mine) == messages.end()) ++failures;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+TEST(ProxyHandlerTest, CloseDrainsJoinsAndClosesTheTargetOnce) {
+  auto target = capture();
+  target->set_delay(100us);
+  ProxyHandler proxy(target);
+  for (int i = 0; i < 200; ++i) log_to(proxy, level::kInfo, "r");
+  proxy.close();
+  EXPECT_TRUE(proxy.closed());
+  EXPECT_EQ(target->size(), 200u);
+  EXPECT_EQ(target->closes(), 1);
+  EXPECT_TRUE(target->closed());
+  proxy.close();  // idempotent
+  EXPECT_TRUE(proxy.close(1s));
+  EXPECT_EQ(target->closes(), 1);
+  EXPECT_EQ(proxy.counters().emitted, 200u);
+}
+
+TEST(ProxyHandlerTest, RecordsAfterCloseAreNotDelivered) {
+  auto target = capture();
+  ProxyHandler proxy(target);
+  proxy.close();
+  log_to(proxy, level::kError, "late");  // reported on the proxy's error path
+  EXPECT_EQ(target->size(), 0u);
+  EXPECT_GE(proxy.error_count(), 1u);
+}
+
+TEST(ProxyHandlerTest, DestructorClosesAndDrainsAFullQueue) {
+  auto target = capture();
+  target->hold();
+  std::thread releaser;
+  {
+    ProxyHandler proxy(target, with(16, OverflowPolicy::drop_newest()));
+    log_to(proxy, level::kInfo, "0");
+    target->wait_until_blocked();
+    for (int i = 1; i < 100; ++i) log_to(proxy, level::kInfo, fmt::format("{}", i));
+    EXPECT_EQ(proxy.counters().dropped, 84u);
+    releaser = std::thread([target] {
+      std::this_thread::sleep_for(10ms);
+      target->release();
+    });
+    // ~ProxyHandler with a full queue and a held handler: it waits, drains.
+  }
+  releaser.join();
+  EXPECT_TRUE(target->closed());
+  const auto messages = target->messages();
+  // Record 0 was in the handler, 1..15 in the queue; the drops were
+  // reported in-band before the stop sentinel.
+  ASSERT_EQ(messages.size(), 17u);
+  EXPECT_EQ(messages[15], "15");
+  EXPECT_EQ(messages[16], "ProxyHandler: queue full, 84 records dropped (INFO: 84)");
+}
+
+TEST(ProxyHandlerTest, SeveralTargetsEachGetEveryRecordInOrder) {
+  auto a = capture();
+  auto b = capture();
+  a->set_level(level::kWarning);
+  b->set_level(level::kDebug);
+  ProxyHandler proxy(std::vector<HandlerPtr>{a, b});
+  EXPECT_EQ(proxy.level(), level::kDebug);
+  for (int i = 0; i < 10; ++i) log_to(proxy, level::kDebug, fmt::format("{}", i));
+  proxy.close();
+  EXPECT_EQ(a->messages(), b->messages());
+  EXPECT_EQ(a->size(), 10u);
+  EXPECT_EQ(a->closes(), 1);
+  EXPECT_EQ(b->closes(), 1);
+}
+
+TEST(ProxyHandlerTest, NullTargetIsAConfigError) {
+  EXPECT_THROW(ProxyHandler(HandlerPtr{}), ConfigError);
+  EXPECT_THROW(ProxyHandler(std::vector<HandlerPtr>{}), ConfigError);
+}
+
+// --- Faults ------------------------------------------------------------------
+
+std::atomic<int> g_reports{0};
+void count_reports(std::string_view) noexcept { ++g_reports; }
+
+class QuietErrors : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    g_reports = 0;
+    set_error_reporter(&count_reports);
+  }
+  void TearDown() override { set_error_reporter(nullptr); }
+};
+
+using ProxyHandlerFaultTest = QuietErrors;
+
+TEST_F(ProxyHandlerFaultTest, HandlerThrowingOnEveryThirdRecordIsIsolated) {
+  auto target = capture();
+  target->fail_every(3);
+  ProxyHandler proxy(target);
+  for (int i = 1; i <= 30; ++i) log_to(proxy, level::kInfo, fmt::format("{}", i));
+  ASSERT_TRUE(proxy.flush(kLong));
+  EXPECT_EQ(target->size(), 20u);
+  EXPECT_EQ(target->error_count(), 10u);  // the handler's own error path
+  EXPECT_EQ(proxy.error_count(), 0u);     // callers never saw it
+  EXPECT_EQ(proxy.counters().handler_errors, 10u);
+  EXPECT_EQ(proxy.counters().emitted, 30u);
+  // The consumer lives on.
+  target->fail_every(0);
+  log_to(proxy, level::kInfo, "after");
+  ASSERT_TRUE(proxy.flush(kLong));
+  EXPECT_EQ(target->messages().back(), "after");
+  // Rate-limited: far fewer reports than errors would be allowed to flood.
+  EXPECT_LE(g_reports, 10);
+}
+
+TEST_F(ProxyHandlerFaultTest, HungHandlerCloseWithTimeoutGivesUpAndReports) {
+  auto target = capture();
+  target->hold();
+  auto proxy = std::make_unique<ProxyHandler>(target);
+  log_to(*proxy, level::kInfo, "hangs");
+  log_to(*proxy, level::kInfo, "queued");
+  target->wait_until_blocked();
+  EXPECT_FALSE(proxy->close(50ms));
+  EXPECT_TRUE(proxy->closed());
+  EXPECT_GE(g_reports, 1);
+  EXPECT_FALSE(proxy->close(10ms));  // idempotent: still not drained
+  proxy.reset();                     // does not hang either
+  // The abandoned consumer finishes once the handler returns, and closes it.
+  target->release();
+  for (int i = 0; i < 6000 && !target->closed(); ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_TRUE(target->closed());
+  EXPECT_EQ(target->messages(), (std::vector<std::string>{"hangs", "queued"}));
+}
+
+TEST_F(ProxyHandlerFaultTest, HandlerLoggingInsideEmitNeitherRecursesNorDeadlocks) {
+  Manager manager;
+  Logger& log = manager.get_logger("reentrant");
+  log.set_level(level::kDebug);
+  log.set_propagate(false);
+
+  class LoggingHandler final : public Handler {
+   public:
+    explicit LoggingHandler(Logger& l) : log_(l) {}
+    std::atomic<int> seen{0};
+
+   protected:
+    void emit(const LogRecord&) override {
+      ++seen;
+      log_.info("logged from inside emit");
+    }
+
+   private:
+    Logger& log_;
+  };
+  auto target = std::make_shared<LoggingHandler>(log);
+  auto proxy = std::make_shared<ProxyHandler>(target, with(4, OverflowPolicy::block()));
+  log.add_handler(proxy);
+  for (int i = 0; i < 20; ++i) log.info("outer {}", i);
+  ASSERT_TRUE(proxy->flush(kLong));
+  log.remove_handler(proxy);
+  proxy->close();
+  EXPECT_GE(target->seen.load(), 20);
+}
+
+// --- Overflow policies ---------------------------------------------------------
+
+// Fills a proxy whose handler is held: one record in the handler (its slot
+// stays taken until its batch is done) and capacity - 1 in the queue.
+struct Filled {
+  std::shared_ptr<CapturingHandler> target = capture();
+  std::unique_ptr<ProxyHandler> proxy;
+};
+
+Filled fill(std::size_t capacity, OverflowPolicy policy) {
+  Filled f;
+  f.target->hold();
+  f.proxy = std::make_unique<ProxyHandler>(f.target, with(capacity, policy));
+  log_to(*f.proxy, level::kInfo, "in handler");
+  f.target->wait_until_blocked();
+  for (std::size_t i = 0; i + 1 < capacity; ++i) log_to(*f.proxy, level::kInfo, fmt::format("q{}", i));
+  return f;
+}
+
+TEST(ProxyHandlerOverflowTest, DropNewestCountsExactlyAndReportsInBand) {
+  auto f = fill(8, OverflowPolicy::drop_newest());
+  for (int i = 0; i < 5; ++i) log_to(*f.proxy, level::kDebug, "dropped debug");
+  for (int i = 0; i < 3; ++i) log_to(*f.proxy, level::kWarning, "dropped warning");
+  auto c = f.proxy->counters();
+  EXPECT_EQ(c.dropped, 8u);
+  EXPECT_EQ(c.dropped_at(level::kDebug), 5u);
+  EXPECT_EQ(c.dropped_at(level::kWarning), 3u);
+  EXPECT_EQ(c.caller_waits, 0u);
+  f.target->release();
+  ASSERT_TRUE(f.proxy->flush(kLong));
+  log_to(*f.proxy, level::kInfo, "after");
+  ASSERT_TRUE(f.proxy->flush(kLong));
+
+  const auto records = f.target->records();
+  // in handler, q0..q6, the summary, after.
+  ASSERT_EQ(records.size(), 10u);
+  EXPECT_EQ(records[7].message(), "q6");
+  const LogRecord& summary = records[8].view();
+  EXPECT_EQ(summary.levelno, level::kWarning);
+  EXPECT_EQ(summary.name, "offhand.proxy");
+  EXPECT_EQ(summary.message(),
+            "ProxyHandler: queue full, 8 records dropped (DEBUG: 5, WARNING: 3)");
+  EXPECT_EQ(records[9].message(), "after");
+  c = f.proxy->counters();
+  EXPECT_EQ(c.enqueued, 9u);
+  EXPECT_EQ(c.emitted, 9u);  // the summary is not counted as a record
+  EXPECT_EQ(c.high_water_mark, 8u);
+}
+
+TEST(ProxyHandlerOverflowTest, DropSummaryComesBeforeAFlushWhenNoRecordFollows) {
+  auto f = fill(4, OverflowPolicy::drop_newest());
+  log_to(*f.proxy, level::kError, "lost");
+  f.target->release();
+  ASSERT_TRUE(f.proxy->flush(kLong));
+  const auto events = f.target->events();
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(events[events.size() - 2],
+            "record:ProxyHandler: queue full, 1 record dropped (ERROR: 1)");
+  EXPECT_EQ(events.back(), "flush");
+}
+
+TEST(ProxyHandlerOverflowTest, BlockForWaitsThenDropsAndCounts) {
+  auto f = fill(4, OverflowPolicy::block_for(5ms));
+  log_to(*f.proxy, level::kInfo, "late 1");
+  log_to(*f.proxy, level::kCritical, "late 2");
+  auto c = f.proxy->counters();
+  EXPECT_EQ(c.caller_waits, 2u);
+  EXPECT_EQ(c.dropped, 2u);
+  EXPECT_EQ(c.dropped_at(level::kInfo), 1u);
+  EXPECT_EQ(c.dropped_at(level::kCritical), 1u);
+  f.target->release();
+  log_to(*f.proxy, level::kInfo, "after");  // room again (it may wait briefly)
+  ASSERT_TRUE(f.proxy->flush(kLong));
+  const auto messages = f.target->messages();
+  ASSERT_EQ(messages.size(), 6u);
+  EXPECT_EQ(messages[4], "ProxyHandler: queue full, 2 records dropped (INFO: 1, CRITICAL: 1)");
+  EXPECT_EQ(messages[5], "after");
+}
+
+TEST(ProxyHandlerOverflowTest, BlockLosesNothingAndCountsTheWait) {
+  auto f = fill(4, OverflowPolicy::block());
+  std::atomic<bool> returned{false};
+  std::thread caller([&] {
+    log_to(*f.proxy, level::kDebug, "waited");
+    returned = true;
+  });
+  // The caller waits while the handler is held (it cannot return: no room).
+  while (f.proxy->counters().caller_waits == 0) std::this_thread::yield();
+  EXPECT_FALSE(returned.load());
+  f.target->release();
+  caller.join();
+  ASSERT_TRUE(f.proxy->flush(kLong));
+  EXPECT_EQ(f.target->messages().back(), "waited");
+  const auto c = f.proxy->counters();
+  EXPECT_EQ(c.dropped, 0u);
+  EXPECT_EQ(c.caller_waits, 1u);
+  EXPECT_EQ(c.emitted, 5u);
+}
+
+TEST(ProxyHandlerOverflowTest, LevelAwareNeverDropsAlertsAndDropsChatter) {
+  auto f = fill(4, OverflowPolicy::level_aware(level::kError));
+  for (int i = 0; i < 7; ++i) log_to(*f.proxy, level::kInfo, "chatter");
+  log_to(*f.proxy, level::kWarning, "warning chatter");
+  std::thread alert([&] { log_to(*f.proxy, level::kError, "ALERT"); });
+  while (f.proxy->counters().caller_waits == 0) std::this_thread::yield();
+  auto c = f.proxy->counters();
+  EXPECT_EQ(c.dropped_at(level::kInfo), 7u);
+  EXPECT_EQ(c.dropped_at(level::kWarning), 1u);
+  EXPECT_EQ(c.dropped_at(level::kError), 0u);
+  f.target->release();
+  alert.join();
+  ASSERT_TRUE(f.proxy->flush(kLong));
+  const auto messages = f.target->messages();
+  ASSERT_EQ(messages.size(), 6u);
+  EXPECT_EQ(messages[4], "ProxyHandler: queue full, 8 records dropped (INFO: 7, WARNING: 1)");
+  EXPECT_EQ(messages[5], "ALERT");
+  EXPECT_EQ(f.proxy->counters().dropped, 8u);
+}
+
+// --- The stall case ----------------------------------------------------------------
+
+TEST(ProxyHandlerStallTest, CallerNeverWaitsOnAStalledHandler) {
+  auto target = capture();
+  target->set_delay(50ms);
+  ProxyHandler proxy(target, with(2048, OverflowPolicy::block()));
+  log_to(proxy, level::kCritical, "first");
+  target->wait_for_emits(1);  // the handler is now inside its 50 ms stall
+  for (int i = 0; i < 1000; ++i) log_to(proxy, level::kCritical, "mail me");
+  const auto c = proxy.counters();
+  EXPECT_EQ(c.caller_waits, 0u);
+  EXPECT_EQ(c.enqueued, 1001u);
+  EXPECT_EQ(c.dropped, 0u);
+  target->set_delay(0ns);  // let the test finish quickly
+  proxy.close();
+  EXPECT_EQ(target->size(), 1001u);
+}
+
+// --- Sizes -------------------------------------------------------------------------
+
+TEST(ProxyHandlerTest, OneMegabyteMessageGoesThroughIntact) {
+  auto target = capture();
+  ProxyHandler::Options o;
+  o.capacity = 16;
+  ProxyHandler proxy(target, o);
+  std::string big(1 << 20, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
+  log_to(proxy, level::kInfo, "small before");
+  log_to(proxy, level::kInfo, big);
+  // The slot gives the memory back and keeps working for small records.
+  for (int i = 0; i < 40; ++i) log_to(proxy, level::kInfo, "small after");
+  log_to(proxy, level::kInfo, big);
+  ASSERT_TRUE(proxy.flush(kLong));
+  const auto messages = target->messages();
+  ASSERT_EQ(messages.size(), 43u);
+  EXPECT_EQ(messages[1], big);
+  EXPECT_EQ(messages[42], big);
+  EXPECT_EQ(messages[2], "small after");
+}
+
+// --- Many producers through a file ------------------------------------------------
+
+TEST(ProxyHandlerConcurrencyTest, EightProducersIntoAFileUnderBlock) {
+  TempDir dir;
+  const std::string path = dir.file("lines.log");
+  const std::size_t per_thread = scaled(200'000);
+  constexpr int kThreads = 8;
+  {
+    auto file = std::make_shared<LineFileHandler>(path);
+    ProxyHandler proxy(file, with(1024, OverflowPolicy::block()));
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        char buf[32];
+        for (std::size_t i = 0; i < per_thread; ++i) {
+          auto end = fmt::format_to(buf, "{} {}", t, i);
+          log_to(proxy, level::kInfo, std::string_view(buf, static_cast<std::size_t>(end - buf)));
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    proxy.close();
+    const auto c = proxy.counters();
+    EXPECT_EQ(c.enqueued, per_thread * kThreads);
+    EXPECT_EQ(c.emitted, per_thread * kThreads);
+    EXPECT_EQ(c.dropped, 0u);
+  }
+  const auto lines = read_lines(path);
+  ASSERT_EQ(lines.size(), per_thread * kThreads);
+  std::vector<std::size_t> next(kThreads, 0);
+  std::size_t out_of_order = 0;
+  for (const std::string& line : lines) {
+    const int t = std::stoi(line);
+    const std::size_t i = std::stoull(line.substr(line.find(' ') + 1));
+    if (i != next[t]) ++out_of_order;
+    next[t] = i + 1;
+  }
+  EXPECT_EQ(out_of_order, 0u);
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(next[t], per_thread);
+}
+
+// --- Process exit and fork ----------------------------------------------------------
+
+TEST(ProxyHandlerProcessTest, ProcessThatReturnsFromMainLeavesEveryRecord) {
+  TempDir dir;
+  const std::string path = dir.file("exit.log");
+  const std::size_t n = scaled(100'000);
+  const std::string cmd = fmt::format("'{}' exit '{}' {}", OFFHAND_PROXY_HELPER, path, n);
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  const auto lines = read_lines(path);
+  ASSERT_EQ(lines.size(), n);
+  EXPECT_EQ(lines.front(), "0");
+  EXPECT_EQ(lines.back(), std::to_string(n - 1));
+}
+
+#if defined(__SANITIZE_THREAD__)
+#define OFFHAND_SKIP_FORK 1
+#endif
+
+TEST(ProxyHandlerProcessTest, ChildLogsThroughItsProxiesAfterFork) {
+#ifdef OFFHAND_SKIP_FORK
+  GTEST_SKIP() << "ThreadSanitizer does not support threads started after a multithreaded fork";
+#endif
+  TempDir dir;
+  const std::string path = dir.file("fork.log");
+  auto file = std::make_shared<LineFileHandler>(path);
+  auto slow = capture();
+  slow->set_delay(2ms);
+  ProxyHandler proxy(std::vector<HandlerPtr>{file, slow});
+  // Records still queued at fork: a child that replayed them would write
+  // them twice.
+  for (int i = 0; i < 200; ++i) log_to(proxy, level::kInfo, fmt::format("parent {}", i));
+  const pid_t pid = ::fork();
+  ASSERT_NE(pid, -1);
+  if (pid == 0) {
+    for (int i = 0; i < 100; ++i) log_to(proxy, level::kInfo, fmt::format("child {}", i));
+    const bool ok = proxy.close(30s);
+    std::_Exit(ok ? 0 : 3);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  proxy.close();
+  std::size_t parent_lines = 0, child_lines = 0;
+  for (const auto& line : read_lines(path)) {
+    if (line.rfind("parent ", 0) == 0) ++parent_lines;
+    if (line.rfind("child ", 0) == 0) ++child_lines;
+  }
+  EXPECT_EQ(parent_lines, 200u);
+  EXPECT_EQ(child_lines, 100u);
+}
+
+TEST(ProxyHandlerProcessTest, ShutdownDrainsLiveProxies) {
+  auto target = capture();
+  target->set_delay(100us);
+  ProxyHandler proxy(target);
+  for (int i = 0; i < 100; ++i) log_to(proxy, level::kInfo, "r");
+  offhand::shutdown();  // what atexit runs
+  EXPECT_TRUE(proxy.closed());
+  EXPECT_EQ(target->size(), 100u);
+  EXPECT_TRUE(target->closed());
+}
+
+}  // namespace
+}  // namespace offhand::proxy
