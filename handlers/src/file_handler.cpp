@@ -16,6 +16,15 @@ namespace offhand::handlers {
 namespace {
 // How much unwritten output a failing file keeps for a later retry.
 constexpr std::size_t kMaxRetainedBytes = 4 << 20;
+
+// Empties `buffer` when it holds more than a failing file may keep, and
+// says what was given up, for the error report; empty when nothing was.
+std::string drop_excess(std::string& buffer) {
+  if (buffer.size() <= kMaxRetainedBytes) return {};
+  std::string note = fmt::format(" ({} bytes of records dropped)", buffer.size());
+  buffer.clear();
+  return note;
+}
 }  // namespace
 
 FileHandler::FileHandler(std::string path) : FileHandler(std::move(path), Options{}) {}
@@ -74,7 +83,17 @@ void FileHandler::on_close() {
 
 void FileHandler::write_out() {
   if (buffer_.empty()) return;
-  if (fd_ < 0) open();  // delayed, or a previous open failed
+  if (fd_ < 0) {  // delayed, or a previous open failed
+    try {
+      open();
+    } catch (const std::system_error& e) {
+      // Kept for the next try, within the same bound as a failed write;
+      // without it a file that never opens would grow the buffer forever.
+      std::string dropped = drop_excess(buffer_);
+      if (dropped.empty()) throw;
+      throw std::system_error(e.code(), fmt::format("cannot open log file '{}'{}", path_, dropped));
+    }
+  }
   const char* p = buffer_.data();
   std::size_t left = buffer_.size();
   while (left > 0) {
@@ -85,12 +104,8 @@ void FileHandler::write_out() {
       // Keep what was not written, up to a bound, for the next try;
       // handle_error reports this failure, and what was given up.
       buffer_.erase(0, buffer_.size() - left);
-      std::string what = fmt::format("cannot write log file '{}'", path_);
-      if (buffer_.size() > kMaxRetainedBytes) {
-        what += fmt::format(" ({} bytes of records dropped)", buffer_.size());
-        buffer_.clear();
-      }
-      throw std::system_error(err, std::generic_category(), what);
+      throw std::system_error(err, std::generic_category(),
+                              fmt::format("cannot write log file '{}'{}", path_, drop_excess(buffer_)));
     }
     p += n;
     left -= static_cast<std::size_t>(n);

@@ -40,7 +40,7 @@ class Formatter {
   enum class Zone { kLocal, kUtc };
 
   struct Options {
-    std::optional<std::string> datefmt;  // strftime; nullopt: Python's default
+    std::optional<std::string> datefmt{};  // strftime; nullopt: Python's default
     Style style = Style::kPercent;
     Zone zone = Zone::kLocal;
   };

@@ -50,7 +50,7 @@ using FormatString = detail::FormatString<std::type_identity_t<Args>...>;
 // Per-call options, Python's `extra`, `exc_info` and `stack_info`:
 //   log.info({.fields = {{"user", name}, {"bytes", n}}}, "sent {}", what);
 struct Extra {
-  std::initializer_list<Field> fields;
+  std::initializer_list<Field> fields = {};
   bool exc_info = false;    // attach the exception being handled, if any
   bool stack_info = false;  // attach the caller's stack
 };

@@ -23,14 +23,15 @@
 
 namespace offhand {
 
-// What a handler gets from its place in a tree.
+// What a handler gets from its place in a tree. Every member has a default
+// initializer, so naming only some keeps -Wmissing-field-initializers quiet.
 struct HandlerSetup {
-  std::optional<int> level;
-  std::optional<std::string> format;   // a Formatter pattern
-  Formatter::Options format_options;   // style, datefmt, zone of `format`
-  FormatterPtr formatter;              // or a formatter made elsewhere
-  std::vector<FilterPtr> filters;
-  std::string name;
+  std::optional<int> level{};
+  std::optional<std::string> format{};  // a Formatter pattern
+  Formatter::Options format_options{};  // style, datefmt, zone of `format`
+  FormatterPtr formatter{};             // or a formatter made elsewhere
+  std::vector<FilterPtr> filters{};
+  std::string name{};
 };
 
 // Applies `setup` to `handler` and returns it, so a handler is made and
@@ -39,11 +40,11 @@ HandlerPtr setup(HandlerPtr handler, const HandlerSetup& setup);
 
 // What a logger gets from its place in a tree.
 struct LoggerSetup {
-  std::optional<int> level;
+  std::optional<int> level{};
   bool propagate = true;
   bool disabled = false;
-  std::vector<HandlerPtr> handlers;
-  std::vector<FilterPtr> filters;
+  std::vector<HandlerPtr> handlers{};
+  std::vector<FilterPtr> filters{};
 };
 
 // A root and named loggers with their handlers. apply() replaces the
@@ -52,8 +53,8 @@ struct LoggerSetup {
 // leaves other loggers alone unless `disable_existing` (Python dictConfig's
 // disable_existing_loggers, here off by default).
 struct Tree {
-  LoggerSetup root;
-  std::vector<std::pair<std::string, LoggerSetup>> loggers;
+  LoggerSetup root{};
+  std::vector<std::pair<std::string, LoggerSetup>> loggers{};
   bool disable_existing = false;
 
   void apply(Manager& manager = default_manager()) const;

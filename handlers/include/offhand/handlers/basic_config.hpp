@@ -16,15 +16,17 @@ namespace offhand {
 // Python's BASIC_FORMAT.
 inline constexpr std::string_view kBasicFormat = "%(levelname)s:%(name)s:%(message)s";
 
+// Every member has a default initializer, so a designated-initializer call
+// naming only some of them stays free of -Wmissing-field-initializers.
 struct BasicConfig {
-  std::string filename;                 // a FileHandler on this file...
+  std::string filename{};               // a FileHandler on this file...
   bool truncate = false;                // ...opened with mode 'w'
   std::ostream* stream = nullptr;       // or a StreamHandler on this stream (default stderr)
-  std::vector<HandlerPtr> handlers;     // or these handlers
-  std::optional<std::string> format;    // default kBasicFormat
-  std::optional<std::string> datefmt;
+  std::vector<HandlerPtr> handlers{};   // or these handlers
+  std::optional<std::string> format{};  // default kBasicFormat
+  std::optional<std::string> datefmt{};
   Formatter::Style style = Formatter::Style::kPercent;
-  std::optional<int> level;             // the root logger's level
+  std::optional<int> level{};           // the root logger's level
   bool force = false;                   // close and replace the root's handlers
 };
 
