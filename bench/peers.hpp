@@ -17,7 +17,7 @@ namespace bench {
 
 // How an implementation is set up for one run.
 struct Setup {
-  std::string path;                 // the log file ("" for the stall sink)
+  std::string path{};               // the log file ("" for the stall sink)
   std::size_t capacity = 8192;      // queue capacity, records
   bool stall_sink = false;          // a sink that sleeps while `stalling`
   std::atomic<bool>* stalling = nullptr;

@@ -2,6 +2,8 @@
 // LogRecord's lazy message and derived attributes; OwnedRecord's deep copy.
 #include <offhand/record.hpp>
 
+#include <cctype>
+
 #include <fmt/format.h>
 
 #include <offhand/level.hpp>
@@ -78,6 +80,15 @@ std::string_view LogRecord::func_name() const {
   std::string_view prefix = s.substr(0, open);
   if (prefix.ends_with("operator")) prefix = s.substr(0, open + 2);  // "operator()"
   if (prefix.ends_with("<lambda")) return "<lambda>";
+  // An operator's name may hold '<', '>' or '(' ("operator->", "operator<<"),
+  // which the template scan below would misread.
+  for (auto op = prefix.rfind("operator"); op != std::string_view::npos;
+       op = op == 0 ? std::string_view::npos : prefix.rfind("operator", op - 1)) {
+    const bool starts = op == 0 || prefix[op - 1] == ':' || prefix[op - 1] == ' ';
+    const char next = op + 8 < prefix.size() ? prefix[op + 8] : ' ';
+    const bool keyword = !(std::isalnum(static_cast<unsigned char>(next)) || next == '_');
+    if (starts && keyword) return prefix.substr(op);
+  }
   // The last component at template depth 0: after the last "::" or space.
   int angle = 0;
   for (std::size_t i = prefix.size(); i-- > 0;) {

@@ -190,6 +190,19 @@ void Core::count_drop(int levelno, std::uint64_t pos) noexcept {
 
 bool Core::push_record(const LogRecord& record, std::string_view message) {
   std::uint64_t pos = 0;
+  if (overflow_.kind() == OverflowPolicy::Kind::kLevelAware &&
+      record.levelno < overflow_.keep_level()) {
+    // Records below `keep` leave the last eighth of the queue to those at or
+    // above it, so an alert finds room at once while chatter fills the rest:
+    // it neither waits nor is dropped. released_ trails the consumer by at
+    // most one batch, so the test errs on the side of dropping chatter.
+    const std::uint64_t tail = tail_.load(std::memory_order_relaxed);
+    const std::uint64_t used = tail - released_.load(std::memory_order_acquire);
+    if (used + level_reserve() >= capacity_) {
+      count_drop(record.levelno, tail);
+      return false;
+    }
+  }
   if (!try_reserve(pos)) {
     const bool reentrant = t_consumer == this;
     bool wait = false;
@@ -538,10 +551,18 @@ void Core::deliver() {
   if (pending_ == 0) return;
   pointers_.clear();
   for (std::size_t i = 0; i < pending_; ++i) pointers_.push_back(&records_[i]);
-  // handle_unchecked: the proxy already applied its level and filters; the
-  // targets' own ones no longer count (the contract). It never throws: a
-  // failing target reports through its own handle_error and counts it.
-  for (const HandlerPtr& t : targets_) t->handle_unchecked(pointers_);
+  // One target: the proxy took its level and filters at wrapping and already
+  // applied them, so the target's own ones no longer count (the contract).
+  // Several targets: the proxy starts at the lowest of their levels and
+  // takes no filters, so each target still sorts out its own records.
+  // Neither call throws: a failing target reports through its own
+  // handle_error and counts it.
+  for (const HandlerPtr& t : targets_) {
+    if (targets_.size() == 1)
+      t->handle_unchecked(pointers_);
+    else
+      t->handle_batch(pointers_);
+  }
   emitted_.fetch_add(pending_ - pending_summaries_, std::memory_order_relaxed);
   pending_ = pending_summaries_ = 0;
   fields_.clear();

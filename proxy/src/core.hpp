@@ -106,6 +106,8 @@ class Core : public std::enable_shared_from_this<Core> {
 
   const std::vector<HandlerPtr> targets_;
   const std::size_t capacity_;
+  // Slots the level-aware policy keeps for records at or above its level.
+  std::size_t level_reserve() const noexcept { return capacity_ >= 8 ? capacity_ / 8 : 1; }
   const std::uint64_t mask_;
   const OverflowPolicy overflow_;
   const std::size_t entry_bytes_;

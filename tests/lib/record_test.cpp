@@ -223,6 +223,11 @@ TEST(RecordTest, FuncNameFromGccSignatures) {
       {"app::Pool::Pool(int)", "Pool"},
       {"app::Pool::~Pool()", "~Pool"},
       {"bool operator<(const A&, const A&)", "operator<"},
+      {"int* app::Ptr::operator->() const", "operator->"},
+      {"std::ostream& operator<<(std::ostream&, const X&)", "operator<<"},
+      {"bool app::Flag::operator>(int) const", "operator>"},
+      {"app::Flag::operator bool() const", "operator bool"},
+      {"void app::operatorish::run()", "run"},
       {"run", "run"},
       {"", ""},
   };

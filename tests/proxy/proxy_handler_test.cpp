@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -359,17 +360,19 @@ TEST(ProxyHandlerTest, DestructorClosesAndDrainsAFullQueue) {
   EXPECT_EQ(messages[16], "ProxyHandler: queue full, 84 records dropped (INFO: 84)");
 }
 
-TEST(ProxyHandlerTest, SeveralTargetsEachGetEveryRecordInOrder) {
+TEST(ProxyHandlerTest, SeveralTargetsGetTheirRecordsInOrderEachAtItsOwnLevel) {
   auto a = capture();
   auto b = capture();
   a->set_level(level::kWarning);
   b->set_level(level::kDebug);
   ProxyHandler proxy(std::vector<HandlerPtr>{a, b});
+  // The proxy passes what any target wants; each target keeps its level.
   EXPECT_EQ(proxy.level(), level::kDebug);
-  for (int i = 0; i < 10; ++i) log_to(proxy, level::kDebug, fmt::format("{}", i));
+  for (int i = 0; i < 10; ++i)
+    log_to(proxy, i % 2 == 0 ? level::kDebug : level::kWarning, fmt::format("{}", i));
   proxy.close();
-  EXPECT_EQ(a->messages(), b->messages());
-  EXPECT_EQ(a->size(), 10u);
+  EXPECT_EQ(b->messages(), (std::vector<std::string>{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}));
+  EXPECT_EQ(a->messages(), (std::vector<std::string>{"1", "3", "5", "7", "9"}));
   EXPECT_EQ(a->closes(), 1);
   EXPECT_EQ(b->closes(), 1);
 }
@@ -563,24 +566,60 @@ TEST(ProxyHandlerOverflowTest, BlockLosesNothingAndCountsTheWait) {
   EXPECT_EQ(c.emitted, 5u);
 }
 
-TEST(ProxyHandlerOverflowTest, LevelAwareNeverDropsAlertsAndDropsChatter) {
-  auto f = fill(4, OverflowPolicy::level_aware(level::kError));
-  for (int i = 0; i < 7; ++i) log_to(*f.proxy, level::kInfo, "chatter");
-  log_to(*f.proxy, level::kWarning, "warning chatter");
-  std::thread alert([&] { log_to(*f.proxy, level::kError, "ALERT"); });
-  while (f.proxy->counters().caller_waits == 0) std::this_thread::yield();
-  auto c = f.proxy->counters();
-  EXPECT_EQ(c.dropped_at(level::kInfo), 7u);
+TEST(ProxyHandlerOverflowTest, LevelAwareKeepsRoomForAlertsAndDropsChatter) {
+  auto target = capture();
+  target->hold();
+  // Capacity 16: the last eighth (2 slots) is kept for ERROR and above.
+  ProxyHandler proxy(target, with(16, OverflowPolicy::level_aware(level::kError)));
+  log_to(proxy, level::kInfo, "in handler");
+  target->wait_until_blocked();
+  for (int i = 0; i < 30; ++i) log_to(proxy, level::kInfo, fmt::format("chatter {}", i));
+  log_to(proxy, level::kWarning, "warning chatter");
+  // The queue is full for chatter, yet the alerts go in at once.
+  log_to(proxy, level::kError, "ALERT 1");
+  log_to(proxy, level::kCritical, "ALERT 2");
+  const auto c = proxy.counters();
+  EXPECT_EQ(c.caller_waits, 0u);
+  EXPECT_EQ(c.dropped_at(level::kError) + c.dropped_at(level::kCritical), 0u);
   EXPECT_EQ(c.dropped_at(level::kWarning), 1u);
-  EXPECT_EQ(c.dropped_at(level::kError), 0u);
+  const std::uint64_t info_dropped = c.dropped_at(level::kInfo);
+  EXPECT_GE(info_dropped, 30u - 14u);  // at most 14 slots for chatter
+  EXPECT_EQ(c.dropped, info_dropped + 1);
+  EXPECT_EQ(c.enqueued, 1 + (30 - info_dropped) + 2);
+
+  target->release();
+  ASSERT_TRUE(proxy.flush(kLong));
+  const auto messages = target->messages();
+  ASSERT_EQ(messages.size(), 1 + (30 - info_dropped) + 1 + 2);
+  // Every record that got in, in order, then the summary, then the alerts.
+  for (std::uint64_t i = 0; i < 30 - info_dropped; ++i)
+    EXPECT_EQ(messages[1 + i], fmt::format("chatter {}", i));
+  EXPECT_EQ(messages[messages.size() - 3],
+            fmt::format("ProxyHandler: queue full, {} records dropped (INFO: {}, WARNING: 1)",
+                        info_dropped + 1, info_dropped));
+  EXPECT_EQ(messages[messages.size() - 2], "ALERT 1");
+  EXPECT_EQ(messages[messages.size() - 1], "ALERT 2");
+}
+
+TEST(ProxyHandlerOverflowTest, LevelAwareAlertWaitsRatherThanDropWhenEvenTheReserveIsFull) {
+  auto f = fill(4, OverflowPolicy::level_aware(level::kError));
+  // More alerts than the queue holds: once even the reserve is full, the
+  // caller waits for room instead of dropping one.
+  constexpr int kAlerts = 8;
+  std::thread alerts([&] {
+    for (int i = 0; i < kAlerts; ++i) log_to(*f.proxy, level::kError, fmt::format("alert {}", i));
+  });
+  while (f.proxy->counters().caller_waits == 0) std::this_thread::yield();
+  EXPECT_EQ(f.proxy->counters().dropped_at(level::kError), 0u);
   f.target->release();
-  alert.join();
+  alerts.join();
   ASSERT_TRUE(f.proxy->flush(kLong));
-  const auto messages = f.target->messages();
-  ASSERT_EQ(messages.size(), 6u);
-  EXPECT_EQ(messages[4], "ProxyHandler: queue full, 8 records dropped (INFO: 7, WARNING: 1)");
-  EXPECT_EQ(messages[5], "ALERT");
-  EXPECT_EQ(f.proxy->counters().dropped, 8u);
+  EXPECT_EQ(f.proxy->counters().dropped_at(level::kError), 0u);
+  std::vector<std::string> received;
+  for (const std::string& m : f.target->messages())
+    if (m.starts_with("alert ")) received.push_back(m);
+  ASSERT_EQ(received.size(), static_cast<std::size_t>(kAlerts));
+  for (int i = 0; i < kAlerts; ++i) EXPECT_EQ(received[static_cast<std::size_t>(i)], fmt::format("alert {}", i));
 }
 
 // --- The stall case ----------------------------------------------------------------

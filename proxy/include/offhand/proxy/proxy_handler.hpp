@@ -34,8 +34,10 @@ class OverflowPolicy {
   static OverflowPolicy block_for(std::chrono::nanoseconds limit) noexcept {
     return {Kind::kBlockFor, limit, 0};
   }
-  // Records at or above `keep` wait for room (never dropped); records below
-  // it are dropped and counted. An alert is never lost to chatter.
+  // Records at or above `keep` are never dropped: the last eighth of the
+  // queue is kept for them, and they wait for room only when even that is
+  // full. Records below `keep` are dropped and counted once the rest is
+  // full. An alert is never lost to chatter, nor held up by it.
   static OverflowPolicy level_aware(int keep = level::kError) noexcept {
     return {Kind::kLevelAware, {}, keep};
   }

@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: MIT
+// The `smtp` suite's fixture: starts smtp_server.py (aiosmtpd under Debian's
+// /usr/bin/python3) on 127.0.0.1, drives it through its control port, reads
+// back the messages it stored, and always stops it.
+#pragma once
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <offhand/error.hpp>
+#include <offhand/level.hpp>
+#include <offhand/record.hpp>
+
+#ifndef OFFHAND_SMTP_SERVER
+#error "OFFHAND_SMTP_SERVER must name smtp_server.py (set by tests/handlers/smtp/meson.build)"
+#endif
+
+namespace offhand::testing {
+
+// A private directory under the system's temporary directory, removed with
+// everything in it when the object goes.
+class SmtpTempDir {
+ public:
+  SmtpTempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "offhand-smtp-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~SmtpTempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  SmtpTempDir(const SmtpTempDir&) = delete;
+  SmtpTempDir& operator=(const SmtpTempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// One message as the server stored it.
+struct ReceivedMail {
+  std::string raw;                // DATA as received (after dot-unstuffing)
+  std::string envelope_from;
+  std::vector<std::string> envelope_to;
+  std::string auth;               // the login, when the client authenticated
+  std::vector<std::pair<std::string, std::string>> headers;  // unfolded, in order
+  std::vector<std::string> header_lines;                     // as received, one per line
+  std::string body;               // after the blank line, as received
+
+  std::optional<std::string> header(std::string_view name) const {
+    for (const auto& [n, v] : headers)
+      if (equal_ci(n, name)) return v;
+    return std::nullopt;
+  }
+  std::size_t count(std::string_view name) const {
+    return static_cast<std::size_t>(std::count_if(
+        headers.begin(), headers.end(), [&](const auto& h) { return equal_ci(h.first, name); }));
+  }
+
+  static bool equal_ci(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) ==
+                    std::tolower(static_cast<unsigned char>(y));
+           });
+  }
+
+  static ReceivedMail parse(std::string raw) {
+    ReceivedMail m;
+    m.raw = std::move(raw);
+    std::size_t end = m.raw.find("\r\n\r\n");
+    const std::string head = m.raw.substr(0, end == std::string::npos ? m.raw.size() : end + 2);
+    m.body = end == std::string::npos ? std::string() : m.raw.substr(end + 4);
+    for (std::size_t i = 0; i < head.size();) {
+      std::size_t eol = head.find("\r\n", i);
+      if (eol == std::string::npos) eol = head.size();
+      std::string line = head.substr(i, eol - i);
+      m.header_lines.push_back(line);
+      if (!line.empty() && (line[0] == ' ' || line[0] == '\t') && !m.headers.empty()) {
+        m.headers.back().second += line;  // unfold: the CRLF goes, the space stays
+      } else if (auto colon = line.find(':'); colon != std::string::npos) {
+        std::string value = line.substr(colon + 1);
+        if (!value.empty() && value[0] == ' ') value.erase(0, 1);
+        m.headers.emplace_back(line.substr(0, colon), value);
+      }
+      i = eol + 2;
+    }
+    return m;
+  }
+};
+
+inline std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Decodes RFC 2047 B-encoded UTF-8 words ("=?UTF-8?B?...?="); white space
+// between two encoded words is dropped, as RFC 2047 6.2 says. Anything else
+// is copied as is.
+inline std::string decode_rfc2047(std::string_view v) {
+  auto b64 = [](std::string_view in) {
+    std::string out;
+    unsigned buf = 0;
+    int bits = 0;
+    for (char c : in) {
+      int d;
+      if (c >= 'A' && c <= 'Z') d = c - 'A';
+      else if (c >= 'a' && c <= 'z') d = c - 'a' + 26;
+      else if (c >= '0' && c <= '9') d = c - '0' + 52;
+      else if (c == '+') d = 62;
+      else if (c == '/') d = 63;
+      else continue;
+      buf = (buf << 6) | static_cast<unsigned>(d);
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        out += static_cast<char>((buf >> bits) & 0xFF);
+      }
+    }
+    return out;
+  };
+  std::string out;
+  bool last_was_word = false;
+  std::size_t i = 0;
+  while (i < v.size()) {
+    if (v.compare(i, 10, "=?UTF-8?B?") == 0) {
+      std::size_t end = v.find("?=", i + 10);
+      if (end == std::string_view::npos) break;
+      out += b64(v.substr(i + 10, end - i - 10));
+      i = end + 2;
+      last_was_word = true;
+      continue;
+    }
+    std::size_t next = v.find("=?UTF-8?B?", i);
+    std::string_view gap = v.substr(i, next == std::string_view::npos ? v.npos : next - i);
+    const bool blank = gap.find_first_not_of(" \t\r\n") == std::string_view::npos;
+    if (!(last_was_word && blank && next != std::string_view::npos)) out += gap;
+    i = next == std::string_view::npos ? v.size() : next;
+    last_was_word = false;
+  }
+  return out;
+}
+
+// Decodes a quoted-printable body (RFC 2045 6.7); CRLF line ends stay.
+inline std::string decode_qp(std::string_view in) {
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '=') {
+      out += in[i];
+    } else if (in.compare(i + 1, 2, "\r\n") == 0) {
+      i += 2;  // soft line break
+    } else if (i + 2 < in.size()) {
+      out += static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    }
+  }
+  return out;
+}
+
+// Captures what handle_error reports (through the process-wide error
+// reporter) while it lives, then puts the default reporter back.
+class ErrorCapture {
+ public:
+  ErrorCapture() {
+    std::scoped_lock lock(mutex());
+    reports().clear();
+    set_error_reporter(&capture);
+  }
+  ~ErrorCapture() { set_error_reporter(nullptr); }
+  ErrorCapture(const ErrorCapture&) = delete;
+  ErrorCapture& operator=(const ErrorCapture&) = delete;
+
+  std::vector<std::string> texts() const {
+    std::scoped_lock lock(mutex());
+    return reports();
+  }
+  std::string all() const {
+    std::string out;
+    for (const std::string& t : texts()) out += t;
+    return out;
+  }
+
+ private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static std::vector<std::string>& reports() {
+    static std::vector<std::string> r;
+    return r;
+  }
+  static void capture(std::string_view text) noexcept {
+    try {
+      std::scoped_lock lock(mutex());
+      reports().emplace_back(text);
+    } catch (...) {
+    }
+  }
+};
+
+// A LogRecord with its strings, for handing to a handler directly. Not
+// movable (LogRecord is not): make it in place.
+struct TestRecord {
+  TestRecord(std::string name, int levelno, std::string message)
+      : name_(std::move(name)), message_(std::move(message)) {
+    record.name = name_;
+    record.levelno = levelno;
+    record.pathname = "tests/handlers/smtp/smtp_handler_test.cpp";
+    record.lineno = 42;
+    record.function = "void test()";
+    record.time = Clock::now();
+    record.thread = 1;
+    record.thread_name = "MainThread";
+    record.process = ::getpid();
+    record.process_name = "MainProcess";
+    record.set_message(message_);
+  }
+  std::string name_, message_;
+  LogRecord record;
+};
+
+// smtp_server.py, started on 127.0.0.1 with free ports and stopped (killed
+// if need be) when the object goes. Every wait is bounded.
+class SmtpTestServer {
+ public:
+  struct Tls {
+    std::filesystem::path cert, key;
+  };
+
+  explicit SmtpTestServer(std::optional<Tls> tls = std::nullopt) {
+    mail_dir_ = dir_.path() / "mail";
+    std::filesystem::create_directory(mail_dir_);
+    start(tls);
+  }
+  ~SmtpTestServer() { stop(); }
+  SmtpTestServer(const SmtpTestServer&) = delete;
+  SmtpTestServer& operator=(const SmtpTestServer&) = delete;
+
+  std::uint16_t port() const { return smtp_port_; }
+  std::uint16_t smtps_port() const { return smtps_port_; }
+
+  // Sends one control command; returns the reply line ("OK ..."). Fails
+  // the test on a transport error.
+  std::string control(const std::string& command) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return "ERR socket";
+    timeval tv{.tv_sec = 10, .tv_usec = 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(control_port_);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::string reply;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+      const std::string line = command + "\n";
+      if (::send(fd, line.data(), line.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(line.size())) {
+        char c;
+        while (::recv(fd, &c, 1, 0) == 1 && c != '\n') reply += c;
+      }
+    }
+    ::close(fd);
+    EXPECT_EQ(reply.substr(0, 2), "OK") << "control '" << command << "': " << reply;
+    return reply;
+  }
+
+  std::size_t count() const {
+    std::size_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(mail_dir_))
+      if (e.path().extension() == ".eml") ++n;
+    return n;
+  }
+
+  // Every message stored so far, in the order received.
+  std::vector<ReceivedMail> received() const {
+    std::vector<std::filesystem::path> files;
+    for (const auto& e : std::filesystem::directory_iterator(mail_dir_))
+      if (e.path().extension() == ".eml") files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    std::vector<ReceivedMail> out;
+    for (const auto& f : files) {
+      ReceivedMail m = ReceivedMail::parse(read_file(f));
+      std::istringstream env(read_file(std::filesystem::path(f).replace_extension(".env")));
+      std::string word, value;
+      while (env >> word && std::getline(env >> std::ws, value)) {
+        if (word == "from") m.envelope_from = value;
+        else if (word == "to") m.envelope_to.push_back(value);
+        else if (word == "auth") m.auth = value;
+      }
+      out.push_back(std::move(m));
+    }
+    return out;
+  }
+
+  // Waits (at most `limit`) until at least n messages are stored; returns
+  // them all.
+  std::vector<ReceivedMail> wait_for(std::size_t n,
+                                     std::chrono::milliseconds limit = std::chrono::seconds(10)) const {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (count() < n && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return received();
+  }
+
+  void stop() {
+    if (pid_ <= 0) return;
+    // Ask, then insist: quit, end of stdin, and SIGKILL after 3 s.
+    if (control_port_ != 0) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(control_port_);
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0)
+        (void)::send(fd, "quit\n", 5, MSG_NOSIGNAL);
+      if (fd >= 0) ::close(fd);
+    }
+    if (stdin_fd_ >= 0) ::close(stdin_fd_);
+    stdin_fd_ = -1;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    int status = 0;
+    while (::waitpid(pid_, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    pid_ = -1;
+  }
+
+ private:
+  void start(const std::optional<Tls>& tls) {
+    std::vector<std::string> args = {"/usr/bin/python3", OFFHAND_SMTP_SERVER, "--dir",
+                                     mail_dir_.string(), "--lifetime", "240"};
+    if (tls) {
+      args.insert(args.end(), {"--cert", tls->cert.string(), "--key", tls->key.string()});
+    }
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const std::string log = (dir_.path() / "server.log").string();
+
+    int in[2], out[2];
+    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0)
+      throw std::runtime_error("pipe failed");
+    const pid_t parent = ::getpid();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      // Only async-signal-safe calls until exec: the test process has threads.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);
+      ::dup2(in[0], 0);
+      ::dup2(out[1], 1);
+      const int err = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (err >= 0) ::dup2(err, 2);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(in[0]);
+    ::close(out[1]);
+    stdin_fd_ = in[1];
+    if (pid_ < 0) {
+      ::close(out[0]);
+      throw std::runtime_error("fork failed");
+    }
+    // The READY line, within 20 s.
+    std::string line;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{.fd = out[0], .events = POLLIN, .revents = 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char buf[256];
+      const ssize_t n = ::read(out[0], buf, sizeof buf);
+      if (n <= 0) break;
+      line.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(out[0]);
+    unsigned smtp = 0, smtps = 0, control = 0;
+    if (std::sscanf(line.c_str(), "READY smtp=%u smtps=%u control=%u", &smtp, &smtps, &control) != 3) {
+      stop();
+      throw std::runtime_error("smtp_server.py did not start: '" + line + "'; its stderr: " +
+                               read_file(log));
+    }
+    smtp_port_ = static_cast<std::uint16_t>(smtp);
+    smtps_port_ = static_cast<std::uint16_t>(smtps);
+    control_port_ = static_cast<std::uint16_t>(control);
+  }
+
+  SmtpTempDir dir_;
+  std::filesystem::path mail_dir_;
+  pid_t pid_ = -1;
+  int stdin_fd_ = -1;
+  std::uint16_t smtp_port_ = 0, smtps_port_ = 0, control_port_ = 0;
+};
+
+// Makes a self-signed certificate for 127.0.0.1 and localhost with openssl;
+// false when openssl is missing or fails.
+inline bool make_certificate(const std::filesystem::path& cert, const std::filesystem::path& key) {
+  const std::string cmd =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
+      "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout '" +
+      key.string() + "' -out '" + cert.string() + "' >/dev/null 2>&1";
+  return std::system(cmd.c_str()) == 0 && std::filesystem::exists(cert);
+}
+
+}  // namespace offhand::testing
