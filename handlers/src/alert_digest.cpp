@@ -225,8 +225,11 @@ void AlertDigest::run_timer(std::stop_token stop) {
       timer_cv_.wait(lock, stop, [&] { return due_generation_ != generation; });
       continue;
     }
-    // Sleeps until the due time, a new due time, or stop.
-    if (timer_cv_.wait_until(lock, stop, *due_, [&] { return due_generation_ != generation; }))
+    // Sleeps until the due time, a new due time, or stop. The deadline is
+    // copied: the interruptible wait reads it while timer_mutex_ is released,
+    // when schedule() may be changing due_.
+    const Steady::time_point deadline = *due_;
+    if (timer_cv_.wait_until(lock, stop, deadline, [&] { return due_generation_ != generation; }))
       continue;
     if (stop.stop_requested()) break;
     due_.reset();
