@@ -12,20 +12,16 @@
 
 #include <offhand/error.hpp>
 
+#include "detail/demangle.hpp"
 #include "detail/reentrancy.hpp"
 
 namespace offhand {
 namespace {
 
+using detail::demangle;
+
 constexpr int kReportsPerWindow = 5;
 constexpr std::int64_t kWindowNs = 10'000'000'000;
-
-std::string demangle(const char* name) {
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(name, nullptr, nullptr, &status),
-                                          std::free);
-  return status == 0 && d ? std::string(d.get()) : std::string(name);
-}
 
 std::string describe(std::exception_ptr error) {
   try {

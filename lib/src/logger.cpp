@@ -20,10 +20,13 @@
 #include <offhand/error.hpp>
 #include <offhand/manager.hpp>
 
+#include "detail/demangle.hpp"
 #include "detail/reentrancy.hpp"
 
 namespace offhand {
 namespace {
+
+using detail::demangle;
 
 // What a record says about the calling thread, looked up once per thread.
 struct ThreadInfo {
@@ -102,18 +105,6 @@ thread_local std::vector<Field> t_context_views;
 void rebuild_context_views() {
   t_context_views.clear();
   for (const OwnedField& f : t_context) t_context_views.push_back(f.view());
-}
-
-std::string demangle(const char* name) {
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(name, nullptr, nullptr, &status),
-                                          std::free);
-  std::string out = status == 0 && d ? std::string(d.get()) : std::string(name);
-  // std::throw_with_nested wraps the thrown type; show the user's type.
-  constexpr std::string_view kNested = "std::_Nested_exception<";
-  if (out.starts_with(kNested) && out.ends_with('>'))
-    out = out.substr(kNested.size(), out.size() - kNested.size() - 1);
-  return out;
 }
 
 // The exception being handled and the exceptions nested in it, outermost
