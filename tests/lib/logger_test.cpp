@@ -43,25 +43,7 @@ std::shared_ptr<RecordingHandler> recorder(Logger& logger, int level = level::kN
   return h;
 }
 
-std::string show(const FieldValue& v) {
-  return std::visit(
-      [](const auto& x) -> std::string {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, std::string_view>)
-          return "s:" + std::string(x);
-        else if constexpr (std::is_same_v<T, bool>)
-          return x ? "b:true" : "b:false";
-        else
-          return fmt::format("{}:{}", std::is_same_v<T, double> ? "d" : "i", x);
-      },
-      v.storage());
-}
-
-std::vector<std::string> show(std::span<const Field> fields) {
-  std::vector<std::string> out;
-  for (const Field& f : fields) out.push_back(std::string(f.key) + "=" + show(f.value));
-  return out;
-}
+using test::show;
 
 // Hierarchy -------------------------------------------------------------------
 

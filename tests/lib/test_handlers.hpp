@@ -7,8 +7,11 @@
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include <fmt/format.h>
@@ -18,6 +21,29 @@
 #include <offhand/record.hpp>
 
 namespace offhand::test {
+
+// A field's value with its type, for comparisons: "s:text", "i:42",
+// "d:2.5", "b:true".
+inline std::string show(const FieldValue& v) {
+  return std::visit(
+      [](const auto& x) -> std::string {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::string_view>)
+          return "s:" + std::string(x);
+        else if constexpr (std::is_same_v<T, bool>)
+          return x ? "b:true" : "b:false";
+        else
+          return fmt::format("{}:{}", std::is_same_v<T, double> ? "d" : "i", x);
+      },
+      v.storage());
+}
+
+// Every field as "key=<typed value>".
+inline std::vector<std::string> show(std::span<const Field> fields) {
+  std::vector<std::string> out;
+  for (const Field& f : fields) out.push_back(std::string(f.key) + "=" + show(f.value));
+  return out;
+}
 
 // What a handler's handle_error was given.
 struct ReportedError {
