@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include <offhand/detail/message_buffer.hpp>
 #include <offhand/error.hpp>
 #include <offhand/manager.hpp>
 
@@ -82,20 +83,23 @@ const bool g_fork_handler_installed = [] {
 // user formatter that logs), reused so a steady stream of records does not
 // allocate.
 constexpr int kRenderDepth = 4;
-thread_local std::array<std::string, kRenderDepth> t_render_buffers;
+thread_local std::array<detail::MessageBuffer, kRenderDepth> t_render_buffers;
 thread_local int t_render_depth = 0;
 
 class RenderBuffer {
  public:
   RenderBuffer() : index_(t_render_depth++) {}
-  ~RenderBuffer() { --t_render_depth; }
+  ~RenderBuffer() {
+    get()->trim();
+    --t_render_depth;
+  }
   RenderBuffer(const RenderBuffer&) = delete;
   RenderBuffer& operator=(const RenderBuffer&) = delete;
-  std::string* get() { return index_ < kRenderDepth ? &t_render_buffers[index_] : &spare_; }
+  detail::MessageBuffer* get() { return index_ < kRenderDepth ? &t_render_buffers[index_] : &spare_; }
 
  private:
   int index_;
-  std::string spare_;
+  detail::MessageBuffer spare_;
 };
 
 // Context fields: owned values, and views of them handed to records.
@@ -237,7 +241,7 @@ bool Logger::has_handlers() const noexcept {
   return false;
 }
 
-void Logger::call(int level, const Extra* extra, const std::source_location& loc,
+void Logger::call(int level, const Extra* extra, std::source_location loc,
                   fmt::string_view format, fmt::format_args args,
                   std::span<const Field> bound) noexcept {
   RenderBuffer buffer;
@@ -249,6 +253,7 @@ void Logger::call(int level, const Extra* extra, const std::source_location& loc
   record.pathname = loc.file_name();
   record.lineno = loc.line();
   record.function = loc.function_name();
+  record.static_location = true;
   record.time = Clock::now();
   record.thread = t_thread.id;
   record.thread_name = t_thread.name;

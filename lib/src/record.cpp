@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <offhand/detail/message_buffer.hpp>
 #include <offhand/level.hpp>
 
 namespace offhand {
@@ -19,28 +20,33 @@ Clock::time_point start_time() { return g_start_time; }
 std::string_view LogRecord::message() const {
   if (pending_ == nullptr) return message_;
   const detail::PendingMessage& p = *pending_;
-  std::string& out = *p.buffer;
+  fmt::memory_buffer& out = p.buffer->out();
   out.clear();
   try {
-    fmt::vformat_to(std::back_inserter(out), p.format, p.args);
+    fmt::vformat_to(fmt::appender(out), p.format, p.args);
   } catch (...) {
     // A malformed runtime pattern, or a user formatter that threw: the
     // record still goes out, with the raw pattern and a marker, and the
     // first handler to take it reports the error (Handler::handle).
     render_error_ = std::current_exception();
-    std::string reason = "unknown error";
+    std::string_view reason = "unknown error";
     try {
       throw;
     } catch (const std::exception& e) {
       reason = e.what();
     } catch (...) {
     }
-    out.assign(p.format.data(), p.format.size());
-    out.append(" [offhand: message not rendered: ");
-    out.append(reason);
-    out.append("]");
+    try {
+      out.clear();
+      out.append(p.format);
+      out.append(std::string_view(" [offhand: message not rendered: "));
+      out.append(reason);
+      out.append(std::string_view("]"));
+    } catch (...) {
+      // Out of memory for the marker: what was rendered stays.
+    }
   }
-  message_ = out;
+  message_ = p.buffer->view();
   pending_ = nullptr;
   return message_;
 }

@@ -2,7 +2,9 @@
 // The proxy's queue (producer side) and its consumer thread.
 #include "core.hpp"
 
+#include <linux/futex.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,10 +27,36 @@
 namespace offhand::proxy::detail {
 namespace {
 
-// The consumer polls this many times before it announces sleep: long
-// enough to catch a record that follows the last one within a few
-// microseconds (a burst), short enough not to burn a core while idle.
-constexpr int kSpins = 4000;
+// The consumer polls this many times before it naps: long enough to catch
+// a record that follows the last one within a few microseconds (a burst),
+// short enough not to burn a core while idle.
+constexpr int kSpins = 1000;
+
+// The naps of an idle consumer: the first, the longest, and how long it
+// naps in all before it parks. A record that comes during a nap waits at
+// most kMaxNap for the consumer (nothing waits in the caller); waking up
+// ~60 times per idle period costs a fraction of a percent of a core.
+constexpr auto kFirstNap = std::chrono::microseconds(50);
+constexpr auto kMaxNap = std::chrono::milliseconds(2);
+constexpr auto kLinger = std::chrono::milliseconds(100);
+
+// Linux futex on a 32-bit word: a timed wait (which std::atomic::wait has
+// not) and the matching wake. Spurious returns are fine: callers re-check.
+void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                const std::chrono::nanoseconds* timeout) noexcept {
+  timespec ts{};
+  if (timeout != nullptr) {
+    ts.tv_sec = static_cast<time_t>(timeout->count() / 1'000'000'000);
+    ts.tv_nsec = static_cast<long>(timeout->count() % 1'000'000'000);
+  }
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected,
+            timeout != nullptr ? &ts : nullptr, nullptr, 0);
+}
+
+void futex_wake(std::atomic<std::uint32_t>& word) noexcept {
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, 1, nullptr,
+            nullptr, 0);
+}
 
 // How many consumer faults (not handler errors: those go to the handler's
 // own handle_error) are reported per window; the rest are only counted.
@@ -74,11 +102,12 @@ Core::Core(std::vector<HandlerPtr> targets, const ProxyHandler::Options& options
       overflow_(options.overflow),
       entry_bytes_(options.entry_bytes),
       max_retained_bytes_(std::max(options.max_retained_bytes, options.entry_bytes)),
+      copy_source_location_(options.copy_source_location),
       max_batch_(std::clamp<std::size_t>(options.max_batch, 1, capacity_)),
       entries_(new Entry[capacity_]) {
   for (std::size_t i = 0; i < capacity_; ++i) {
     entries_[i].seq.store(i, std::memory_order_relaxed);
-    entries_[i].bytes.reserve(entry_bytes_);
+    entries_[i].bytes.reserve_discarding(entry_bytes_);
     entries_[i].fields.reserve(8);
     entries_[i].exceptions.reserve(2);
   }
@@ -129,6 +158,7 @@ bool Core::try_reserve(std::uint64_t& pos) noexcept {
 }
 
 bool Core::wait_for_room(std::uint64_t& pos, Deadline deadline) {
+  wake_consumer();  // a full queue has woken it already; a stale nap must not hold us up
   std::unique_lock lock(space_mutex_);
   // seq_cst (with the load of released_ below, and the consumer's store of
   // released_ then load of space_waiters_): a Dekker pair, so either the
@@ -159,20 +189,29 @@ bool Core::wait_for_room(std::uint64_t& pos, Deadline deadline) {
   return ok;
 }
 
-void Core::commit(std::uint64_t pos) noexcept {
+void Core::commit(std::uint64_t pos, bool urgent) noexcept {
   // seq_cst, not just release: it forms a Dekker pair with the load of
-  // sleeping_ below and the consumer's store of sleeping_ then re-check of
+  // consumer_state_ below and the consumer's store of it then re-check of
   // this slot in idle(). Either the consumer sees the record, or we see
-  // that it sleeps and wake it. On x86 this is one locked instruction.
+  // that it parked and wake it. On x86 this is one locked instruction.
   entry(pos).seq.store(pos + 1, std::memory_order_seq_cst);
-  if (sleeping_.load(std::memory_order_seq_cst)) {
-    // Only one producer pays for the wake-up.
-    if (sleeping_.exchange(false, std::memory_order_acq_rel)) {
-      wake_epoch_.fetch_add(1, std::memory_order_release);
-      wake_epoch_.notify_one();
-      wakeups_.fetch_add(1, std::memory_order_relaxed);
-    }
-  }
+  const std::uint32_t state = consumer_state_.load(std::memory_order_seq_cst);
+  if (state == kAwake) return;
+  // A napping consumer comes back by itself; it is woken early only when
+  // the queue fills up (before anything is dropped or waits) or someone
+  // waits for it. relaxed: a stale value only delays the wake by a nap.
+  if (state == kNapping && !urgent &&
+      pos - released_.load(std::memory_order_relaxed) < capacity_ / 2)
+    return;
+  wake_consumer();
+}
+
+void Core::wake_consumer() noexcept {
+  // Only one thread pays for the wake-up.
+  if (consumer_state_.exchange(kAwake, std::memory_order_acq_rel) == kAwake) return;
+  wake_epoch_.fetch_add(1, std::memory_order_release);
+  futex_wake(wake_epoch_);
+  wakeups_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Core::count_drop(int levelno, std::uint64_t pos) noexcept {
@@ -228,7 +267,7 @@ bool Core::push_record(const LogRecord& record, std::string_view message) {
   }
   Entry& e = entry(pos);
   try {
-    encode(e, record, message);
+    encode(e, record, message, copy_source_location_);
     e.kind = EntryKind::kRecord;
   } catch (...) {
     // The ticket is ours: it must be committed, or the consumer would wait
@@ -250,7 +289,7 @@ std::optional<std::uint64_t> Core::push_control(EntryKind kind, Deadline deadlin
   e.kind = kind;
   e.formatter = std::move(formatter);
   controls_.fetch_add(1, std::memory_order_relaxed);
-  commit(pos);
+  commit(pos, /*urgent=*/true);  // someone may wait for it: no nap
   return pos;
 }
 
@@ -400,24 +439,45 @@ void Core::park() noexcept {
   paused_.store(false, std::memory_order_relaxed);
 }
 
+bool Core::work_or_pause() const noexcept {
+  return entries_[head_ & mask_].seq.load(std::memory_order_seq_cst) == head_ + 1 ||
+         pause_requested_.load(std::memory_order_seq_cst);
+}
+
 void Core::idle() noexcept {
   for (int i = 0; i < kSpins; ++i) {
     if (entry(head_).seq.load(std::memory_order_acquire) == head_ + 1) return;
     if (pause_requested_.load(std::memory_order_relaxed)) return;
     cpu_relax();
   }
+  // Naps: producers leave us alone (see consumer_state_), so a steady
+  // trickle of records costs them no system call.
+  std::chrono::nanoseconds nap = kFirstNap, napped{0};
+  while (napped < kLinger) {
+    const std::uint32_t epoch = wake_epoch_.load(std::memory_order_acquire);
+    // seq_cst: the other half of the Dekker pair in commit().
+    consumer_state_.store(kNapping, std::memory_order_seq_cst);
+    if (work_or_pause()) {
+      consumer_state_.store(kAwake, std::memory_order_relaxed);
+      return;
+    }
+    futex_wait(wake_epoch_, epoch, &nap);
+    consumer_state_.store(kAwake, std::memory_order_relaxed);
+    if (work_or_pause()) return;
+    napped += nap;
+    nap = std::min<std::chrono::nanoseconds>(2 * nap, kMaxNap);
+  }
+  // Parked: the next producer wakes us.
   const std::uint32_t epoch = wake_epoch_.load(std::memory_order_acquire);
-  // seq_cst: the other half of the Dekker pair in commit().
-  sleeping_.store(true, std::memory_order_seq_cst);
-  if (entry(head_).seq.load(std::memory_order_seq_cst) == head_ + 1 ||
-      pause_requested_.load(std::memory_order_seq_cst)) {
-    sleeping_.store(false, std::memory_order_relaxed);
+  consumer_state_.store(kParked, std::memory_order_seq_cst);
+  if (work_or_pause()) {
+    consumer_state_.store(kAwake, std::memory_order_relaxed);
     return;
   }
-  // A producer that saw sleeping_ bumps the epoch before notifying, so a
+  // A producer that saw us parked bumps the epoch before waking, so a
   // wake-up that comes before this wait makes it return at once.
-  wake_epoch_.wait(epoch, std::memory_order_acquire);
-  sleeping_.store(false, std::memory_order_relaxed);
+  while (wake_epoch_.load(std::memory_order_acquire) == epoch) futex_wait(wake_epoch_, epoch, nullptr);
+  consumer_state_.store(kAwake, std::memory_order_relaxed);
 }
 
 bool Core::drain_once() {
@@ -461,7 +521,7 @@ void Core::process(std::uint64_t first, std::size_t n, bool& stop) {
   std::size_t n_fields = 0, n_exceptions = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const Entry& e = entry(first + i);
-    if (e.kind == EntryKind::kRecord) {
+    if (e.kind == EntryKind::kRecord && e.extras) {
       n_fields += e.fields.size();
       n_exceptions += e.exceptions.size();
     }
@@ -579,12 +639,14 @@ void Core::release(std::uint64_t first, std::size_t n) noexcept {
     high_water_.store(in_use, std::memory_order_relaxed);
   for (std::size_t i = 0; i < n; ++i) {
     Entry& e = entry(first + i);
-    e.formatter.reset();
+    // Written only when set: a store would pull the line into this core
+    // for the next producer to pull back.
+    if (e.formatter) e.formatter.reset();
     if (e.bytes.capacity() > max_retained_bytes_) {
       // A big record's memory goes back; the slot keeps its usual size.
-      std::string().swap(e.bytes);
+      e.bytes.release();
       try {
-        e.bytes.reserve(entry_bytes_);
+        e.bytes.reserve_discarding(entry_bytes_);
       } catch (...) {
         // Out of memory: the next record in this slot will grow it.
       }
@@ -624,9 +686,8 @@ void Core::pause_for_fork() noexcept {
     if (state_ != State::kRunning) return;
   }
   pause_requested_.store(true, std::memory_order_seq_cst);
-  // Wake the consumer if it sleeps, so it sees the request.
-  wake_epoch_.fetch_add(1, std::memory_order_release);
-  wake_epoch_.notify_one();
+  // Wake the consumer if it naps or parks, so it sees the request.
+  wake_consumer();
   // A consumer inside a hung handler cannot park; do not hang fork() for it.
   const auto give_up = SteadyClock::now() + std::chrono::seconds(1);
   while (!paused_.load(std::memory_order_acquire)) {
@@ -666,7 +727,7 @@ void Core::reset_queue() noexcept {
   released_.store(0, std::memory_order_relaxed);
   flushed_.store(0, std::memory_order_relaxed);
   space_waiters_.store(0, std::memory_order_relaxed);
-  sleeping_.store(false, std::memory_order_relaxed);
+  consumer_state_.store(kAwake, std::memory_order_relaxed);
   drop_mark_.store(kNoMark, std::memory_order_relaxed);
   for (auto& d : drops_pending_) d.store(0, std::memory_order_relaxed);
   pending_ = pending_summaries_ = 0;

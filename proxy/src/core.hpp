@@ -87,13 +87,15 @@ class Core : public std::enable_shared_from_this<Core> {
   Entry& entry(std::uint64_t pos) noexcept { return entries_[pos & mask_]; }
   bool try_reserve(std::uint64_t& pos) noexcept;
   bool wait_for_room(std::uint64_t& pos, Deadline deadline);
-  void commit(std::uint64_t pos) noexcept;
+  void commit(std::uint64_t pos, bool urgent = false) noexcept;
+  void wake_consumer() noexcept;
   void count_drop(int levelno, std::uint64_t pos) noexcept;
 
   // Consumer side.
   void run() noexcept;
   bool drain_once();  // false once the stop sentinel was handled
   void idle() noexcept;
+  bool work_or_pause() const noexcept;
   void park() noexcept;
   void process(std::uint64_t first, std::size_t n, bool& stop);
   void add_drop_summary_if_due(std::uint64_t pos);
@@ -112,6 +114,7 @@ class Core : public std::enable_shared_from_this<Core> {
   const OverflowPolicy overflow_;
   const std::size_t entry_bytes_;
   const std::size_t max_retained_bytes_;
+  const bool copy_source_location_;
   const std::size_t max_batch_;
   std::unique_ptr<Entry[]> entries_;
   std::uint64_t target_error_baseline_ = 0;
@@ -120,11 +123,17 @@ class Core : public std::enable_shared_from_this<Core> {
   // every producer, so it sits on a cache line of its own.
   alignas(64) std::atomic<std::uint64_t> tail_{0};
 
-  // The consumer's sleep handshake (an event count). The consumer sets
-  // sleeping_, re-checks the queue, then waits on wake_epoch_; a producer
-  // reads sleeping_ after committing and wakes it only when it is set, so
-  // the common push makes no system call.
-  alignas(64) std::atomic<bool> sleeping_{false};
+  // The consumer's idle handshake (an event count on wake_epoch_, a futex
+  // word). When the queue empties the consumer spins briefly, then naps:
+  // timed waits of growing length during which producers do not wake it
+  // (a record waits for the nap's end), for kLinger; only then does it park
+  // until woken. A producer reads consumer_state_ after committing and makes
+  // the wake-up system call only for a parked consumer, or for a napping one
+  // when the queue is half full or a control message (flush, close) waits.
+  // So a service that logs at least every kLinger never makes a system call
+  // in the thread that logs.
+  enum ConsumerState : std::uint32_t { kAwake, kNapping, kParked };
+  alignas(64) std::atomic<std::uint32_t> consumer_state_{kAwake};
   std::atomic<std::uint32_t> wake_epoch_{0};
 
   // Written by the consumer once per batch: every ticket below it has been

@@ -11,25 +11,32 @@
 namespace offhand::proxy::detail {
 namespace {
 
-// Appends `s` to the entry's buffer; no allocation while it fits.
-StrRef put(std::string& bytes, std::string_view s) {
-  if (bytes.size() + s.size() > std::numeric_limits<std::uint32_t>::max())
-    throw std::length_error("record larger than 4 GiB");
-  StrRef ref{static_cast<std::uint32_t>(bytes.size()), static_cast<std::uint32_t>(s.size())};
-  bytes.append(s.data(), s.size());
-  return ref;
-}
+// Copies strings into an entry's buffer, sized beforehand.
+class Writer {
+ public:
+  explicit Writer(Bytes& bytes) : base_(bytes.data()) {}
+  StrRef put(std::string_view s) noexcept {
+    const StrRef ref{off_, static_cast<std::uint32_t>(s.size())};
+    if (!s.empty()) std::memcpy(base_ + off_, s.data(), s.size());
+    off_ += ref.len;
+    return ref;
+  }
 
-void put_fields(Entry& e, std::span<const Field> fields) {
+ private:
+  char* base_;
+  std::uint32_t off_ = 0;
+};
+
+void put_fields(Entry& e, Writer& w, std::span<const Field> fields) {
   for (const Field& f : fields) {
     FieldRef ref;
-    ref.key = put(e.bytes, f.key);
+    ref.key = w.put(f.key);
     std::visit(
         [&](const auto& v) {
           using T = std::decay_t<decltype(v)>;
           if constexpr (std::is_same_v<T, std::string_view>) {
             ref.type = FieldRef::Type::kString;
-            ref.str = put(e.bytes, v);
+            ref.str = w.put(v);
           } else if constexpr (std::is_same_v<T, std::int64_t>) {
             ref.type = FieldRef::Type::kInt;
             ref.i = v;
@@ -46,46 +53,64 @@ void put_fields(Entry& e, std::span<const Field> fields) {
   }
 }
 
+std::size_t string_bytes(std::span<const Field> fields) {
+  std::size_t n = 0;
+  for (const Field& f : fields) {
+    n += f.key.size();
+    if (const auto* s = std::get_if<std::string_view>(&f.value.storage())) n += s->size();
+  }
+  return n;
+}
+
 }  // namespace
 
-void encode(Entry& e, const LogRecord& r, std::string_view message) {
+void encode(Entry& e, const LogRecord& r, std::string_view message, bool copy_location) {
   e.levelno = r.levelno;
   e.lineno = r.lineno;
   e.time = r.time;
   e.thread = r.thread;
   e.process = r.process;
+  // The source file and function of a log call are the program's static
+  // data: only their views cross, as spdlog's source_loc does.
+  e.location_by_view = r.static_location && !copy_location;
+  e.extras = !r.exc_text.empty() || !r.stack_info.empty() || !r.exception.empty() ||
+             !r.fields.empty() || !r.bound.empty() || !r.context.empty();
 
-  // Reserve the exact size first: one growth at most for a big record,
-  // instead of the string doubling its way up.
-  std::size_t total = r.name.size() + r.pathname.size() + r.function.size() +
-                      r.thread_name.size() + r.process_name.size() + message.size() +
-                      r.exc_text.size() + r.stack_info.size();
-  for (const ExceptionEntry& x : r.exception) total += x.type.size() + x.message.size();
-  for (auto span : {r.fields, r.bound, r.context})
-    for (const Field& f : span) {
-      total += f.key.size();
-      if (const auto* s = std::get_if<std::string_view>(&f.value.storage())) total += s->size();
-    }
-  e.bytes.clear();
-  if (total > e.bytes.capacity()) e.bytes.reserve(total);
+  // Every string goes into one buffer, sized once: then each is one memcpy.
+  std::size_t total = r.name.size() + r.thread_name.size() + r.process_name.size() + message.size();
+  if (!e.location_by_view) total += r.pathname.size() + r.function.size();
+  if (e.extras) {
+    total += r.exc_text.size() + r.stack_info.size();
+    for (const ExceptionEntry& x : r.exception) total += x.type.size() + x.message.size();
+    total += string_bytes(r.fields) + string_bytes(r.bound) + string_bytes(r.context);
+  }
+  if (total > std::numeric_limits<std::uint32_t>::max())
+    throw std::length_error("record larger than 4 GiB");
+  e.bytes.reserve_discarding(total);
 
-  e.name = put(e.bytes, r.name);
-  e.pathname = put(e.bytes, r.pathname);
-  e.function = put(e.bytes, r.function);
-  e.thread_name = put(e.bytes, r.thread_name);
-  e.process_name = put(e.bytes, r.process_name);
-  e.message = put(e.bytes, message);
-  e.exc_text = put(e.bytes, r.exc_text);
-  e.stack_info = put(e.bytes, r.stack_info);
+  Writer w(e.bytes);
+  e.name = w.put(r.name);
+  e.message = w.put(message);
+  e.thread_name = w.put(r.thread_name);
+  e.process_name = w.put(r.process_name);
+  if (e.location_by_view) {
+    e.pathname_view = r.pathname;
+    e.function_view = r.function;
+  } else {
+    e.pathname = w.put(r.pathname);
+    e.function = w.put(r.function);
+  }
+  if (!e.extras) return;  // the cold part is not read: leave its lines alone
 
+  e.exc_text = w.put(r.exc_text);
+  e.stack_info = w.put(r.stack_info);
   e.exceptions.clear();
   for (const ExceptionEntry& x : r.exception)
-    e.exceptions.push_back({put(e.bytes, x.type), put(e.bytes, x.message)});
-
+    e.exceptions.push_back({w.put(x.type), w.put(x.message)});
   e.fields.clear();
-  put_fields(e, r.fields);
-  put_fields(e, r.bound);
-  put_fields(e, r.context);
+  put_fields(e, w, r.fields);
+  put_fields(e, w, r.bound);
+  put_fields(e, w, r.context);
   e.n_fields = static_cast<std::uint32_t>(r.fields.size());
   e.n_bound = static_cast<std::uint32_t>(r.bound.size());
   e.n_context = static_cast<std::uint32_t>(r.context.size());
@@ -95,17 +120,27 @@ void decode(const Entry& e, LogRecord& out, std::vector<Field>& fields,
             std::vector<ExceptionEntry>& exceptions) {
   out.name = e.view(e.name);
   out.levelno = e.levelno;
-  out.pathname = e.view(e.pathname);
   out.lineno = e.lineno;
-  out.function = e.view(e.function);
   out.time = e.time;
   out.thread = e.thread;
   out.thread_name = e.view(e.thread_name);
   out.process = e.process;
   out.process_name = e.view(e.process_name);
+  out.set_message(e.view(e.message));
+  out.static_location = e.location_by_view;
+  out.pathname = e.location_by_view ? e.pathname_view : e.view(e.pathname);
+  out.function = e.location_by_view ? e.function_view : e.view(e.function);
+  if (!e.extras) {
+    out.exc_text = {};
+    out.stack_info = {};
+    out.exception = {};
+    out.fields = {};
+    out.bound = {};
+    out.context = {};
+    return;
+  }
   out.exc_text = e.view(e.exc_text);
   out.stack_info = e.view(e.stack_info);
-  out.set_message(e.view(e.message));
 
   const std::size_t x0 = exceptions.size();
   for (const ExceptionRef& x : e.exceptions)

@@ -3,8 +3,11 @@
 // memory the queue owns, and its encoding from / decoding to a LogRecord.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +33,34 @@ struct StrRef {
   std::uint32_t len = 0;
 };
 
+// An entry's byte buffer: storage that is never zero-filled and keeps its
+// capacity from one record to the next. encode() sizes it once per record,
+// then copies each string in with a bare memcpy.
+class Bytes {
+ public:
+  const char* data() const noexcept { return data_.get(); }
+  char* data() noexcept { return data_.get(); }
+  std::size_t capacity() const noexcept { return capacity_; }
+
+  // Makes room for `n` bytes; the old contents are lost. Allocates (and may
+  // throw std::bad_alloc) only when `n` exceeds the capacity.
+  void reserve_discarding(std::size_t n) {
+    if (n <= capacity_) return;
+    const std::size_t grown = std::max(n, 2 * capacity_);
+    data_ = std::make_unique_for_overwrite<char[]>(grown);
+    capacity_ = grown;
+  }
+  // Gives the memory back.
+  void release() noexcept {
+    data_.reset();
+    capacity_ = 0;
+  }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  std::size_t capacity_ = 0;
+};
+
 struct FieldRef {
   enum class Type : std::uint8_t { kString, kInt, kDouble, kBool };
   StrRef key;
@@ -52,24 +83,41 @@ struct ExceptionRef {
 // Everything else is plain data owned by whoever the sequence says, so it is
 // never touched by two threads at once.
 //
+// Laid out by heat: an ordinary record (no exception, stack or fields, its
+// source location kept as views) writes the first two cache lines and its
+// strings, nothing else; the rest is read only when `extras` says so. Every
+// line a record touches is a line the other core had, so fewer lines is
+// less latency in the caller.
+//
 // The byte buffer and the field vectors keep their capacity from one lap to
 // the next: after warm-up a record of ordinary size is copied in without any
 // allocation. A record larger than the buffer grows it (the slow path); the
 // consumer gives back buffers above Options::max_retained_bytes.
 struct alignas(64) Entry {
+  // Line 0: the hand-over word and what every record carries.
   std::atomic<std::uint64_t> seq{0};
   EntryKind kind = EntryKind::kSkip;
-
+  // The static source location is kept as views (no copy), see
+  // ProxyHandler::Options::copy_source_location.
+  bool location_by_view = false;
+  // The cold part below holds exc_text, stack_info, exceptions or fields.
+  bool extras = false;
   int levelno = 0;
   std::uint32_t lineno = 0;
   Clock::time_point time;
   std::uint64_t thread = 0;
   std::int64_t process = 0;
-  StrRef name, pathname, function, thread_name, process_name;
-  StrRef message, exc_text, stack_info;
-  std::uint32_t n_fields = 0, n_bound = 0, n_context = 0;
+  StrRef name, message;
 
-  std::string bytes;               // every string of the record, back to back
+  // Line 1.
+  StrRef thread_name, process_name;
+  std::string_view pathname_view, function_view;  // location_by_view only
+  Bytes bytes;  // every copied string of the record, back to back
+
+  // Cold: source location copies, extras, control messages.
+  StrRef pathname, function;  // !location_by_view only
+  StrRef exc_text, stack_info;
+  std::uint32_t n_fields = 0, n_bound = 0, n_context = 0;
   std::vector<FieldRef> fields;    // fields, then bound, then context
   std::vector<ExceptionRef> exceptions;
   FormatterPtr formatter;          // kFormatter only
@@ -77,10 +125,11 @@ struct alignas(64) Entry {
   std::string_view view(StrRef s) const noexcept { return {bytes.data() + s.off, s.len}; }
 };
 
-// Copies `r` (with `message`, already rendered) into `e`. Runs in the caller
+// Copies `r` (with `message`, already rendered) into `e`; a static source
+// location is kept as views unless `copy_location`. Runs in the caller
 // thread on a slot it owns. Allocates only when the slot's buffers are too
 // small; may throw std::bad_alloc then (the caller marks the slot kSkip).
-void encode(Entry& e, const LogRecord& r, std::string_view message);
+void encode(Entry& e, const LogRecord& r, std::string_view message, bool copy_location);
 
 // Points `out` at the strings of `e`; field and exception views are
 // appended to `fields` and `exceptions`, which the caller has reserved so

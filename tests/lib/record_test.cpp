@@ -10,6 +10,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <offhand/detail/message_buffer.hpp>
 #include <offhand/level.hpp>
 
 #include "lib/test_handlers.hpp"
@@ -155,7 +156,7 @@ TEST(RecordTest, VectorOfOwnedRecordsSurvivesReallocationAndMove) {
 }
 
 TEST(RecordTest, MessageIsRenderedLazilyAndOnce) {
-  std::string buffer;
+  detail::MessageBuffer buffer;
   int x = 5;
   auto args = fmt::make_format_args(x);
   detail::PendingMessage pending{"x={}", args, &buffer};
@@ -170,19 +171,20 @@ TEST(RecordTest, MessageIsRenderedLazilyAndOnce) {
 }
 
 TEST(RecordTest, OwnedRecordRendersAPendingMessage) {
-  std::string buffer;
+  detail::MessageBuffer buffer;
   auto args = fmt::make_format_args("world");
   detail::PendingMessage pending{"hello {}", args, &buffer};
   LogRecord r;
   r.set_pending(&pending);
   OwnedRecord o(r);
-  buffer = "overwritten";
+  buffer.out().clear();
+  buffer.out().append(std::string_view("overwritten"));
   EXPECT_EQ(o.message(), "hello world");
   EXPECT_EQ(o->message(), "hello world");
 }
 
 TEST(RecordTest, RenderErrorGivesRawPatternAndIsTakenOnce) {
-  std::string buffer;
+  detail::MessageBuffer buffer;
   int x = 1;
   auto args = fmt::make_format_args(x);
   detail::PendingMessage pending{"{} {", args, &buffer};

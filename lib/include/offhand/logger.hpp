@@ -106,13 +106,13 @@ class Logger {
   template <class... Args>                                                    \
   void method(FormatString<Args...> f, Args&&... args) noexcept {             \
     if (is_enabled_for(lvl))                                                  \
-      call(lvl, nullptr, f.location, f.str, fmt::make_format_args(args...));  \
+      call_with(lvl, nullptr, f.location, f.str, {}, args...);                \
   }                                                                           \
   template <class... Args>                                                    \
   void method(const Extra& extra, FormatString<Args...> f,                    \
               Args&&... args) noexcept {                                      \
     if (is_enabled_for(lvl))                                                  \
-      call(lvl, &extra, f.location, f.str, fmt::make_format_args(args...));   \
+      call_with(lvl, &extra, f.location, f.str, {}, args...);                 \
   }
   OFFHAND_DETAIL_LEVEL_METHOD(debug, level::kDebug)
   OFFHAND_DETAIL_LEVEL_METHOD(info, level::kInfo)
@@ -124,13 +124,13 @@ class Logger {
   template <class... Args>
   void log(int lvl, FormatString<Args...> f, Args&&... args) noexcept {
     if (is_enabled_for(lvl))
-      call(lvl, nullptr, f.location, f.str, fmt::make_format_args(args...));
+      call_with(lvl, nullptr, f.location, f.str, {}, args...);
   }
   template <class... Args>
   void log(int lvl, const Extra& extra, FormatString<Args...> f,
            Args&&... args) noexcept {
     if (is_enabled_for(lvl))
-      call(lvl, &extra, f.location, f.str, fmt::make_format_args(args...));
+      call_with(lvl, &extra, f.location, f.str, {}, args...);
   }
 
   // ERROR, with the exception being handled (call it inside a catch block):
@@ -139,8 +139,7 @@ class Logger {
   void exception(FormatString<Args...> f, Args&&... args) noexcept {
     if (is_enabled_for(level::kError)) {
       static constexpr Extra kExcInfo{.fields = {}, .exc_info = true};
-      call(level::kError, &kExcInfo, f.location, f.str,
-           fmt::make_format_args(args...));
+      call_with(level::kError, &kExcInfo, f.location, f.str, {}, args...);
     }
   }
 
@@ -150,9 +149,19 @@ class Logger {
   void handle(const LogRecord& record) noexcept;
 
   // The out-of-line part of a log call; public for adapters and bridges.
-  void call(int level, const Extra* extra, const std::source_location& loc,
+  void call(int level, const Extra* extra, std::source_location loc,
             fmt::string_view format, fmt::format_args args,
             std::span<const Field> bound = {}) noexcept;
+
+  // The enabled path of a log call, kept out of line so that a disabled
+  // call compiles to the level check alone: no stack frame, no argument
+  // set-up before the compare.
+  template <class... Args>
+  [[gnu::noinline]] void call_with(int level, const Extra* extra, std::source_location loc,
+                                   fmt::string_view format, std::span<const Field> bound,
+                                   Args&... args) noexcept {
+    call(level, extra, loc, format, fmt::make_format_args(args...), bound);
+  }
 
  private:
   friend class Manager;
@@ -193,15 +202,13 @@ class LoggerAdapter {
   template <class... Args>                                                    \
   void method(FormatString<Args...> f, Args&&... args) noexcept {             \
     if (logger_.is_enabled_for(lvl))                                          \
-      logger_.call(lvl, nullptr, f.location, f.str,                           \
-                   fmt::make_format_args(args...), views_);                   \
+      logger_.call_with(lvl, nullptr, f.location, f.str, views_, args...);    \
   }                                                                           \
   template <class... Args>                                                    \
   void method(const Extra& extra, FormatString<Args...> f,                    \
               Args&&... args) noexcept {                                      \
     if (logger_.is_enabled_for(lvl))                                          \
-      logger_.call(lvl, &extra, f.location, f.str,                            \
-                   fmt::make_format_args(args...), views_);                   \
+      logger_.call_with(lvl, &extra, f.location, f.str, views_, args...);     \
   }
   OFFHAND_DETAIL_LEVEL_METHOD(debug, level::kDebug)
   OFFHAND_DETAIL_LEVEL_METHOD(info, level::kInfo)
@@ -213,8 +220,7 @@ class LoggerAdapter {
   template <class... Args>
   void log(int lvl, FormatString<Args...> f, Args&&... args) noexcept {
     if (logger_.is_enabled_for(lvl))
-      logger_.call(lvl, nullptr, f.location, f.str,
-                   fmt::make_format_args(args...), views_);
+      logger_.call_with(lvl, nullptr, f.location, f.str, views_, args...);
   }
 
  private:

@@ -66,12 +66,14 @@ struct ExceptionEntry {
 };
 
 namespace detail {
+class MessageBuffer;  // offhand/detail/message_buffer.hpp
+
 // The not-yet-rendered message of a call: the format string and a view of
 // the caller's arguments. Lives on the caller's stack for the call only.
 struct PendingMessage {
   fmt::string_view format;
   fmt::format_args args;
-  std::string* buffer;  // where the message is rendered; outlives the record
+  MessageBuffer* buffer;  // where the message is rendered; outlives the record
 };
 
 // A time point split into whole seconds since the epoch and nanoseconds
@@ -122,6 +124,11 @@ class LogRecord {
   std::span<const Field> fields;  // the call's own structured fields
   std::span<const Field> bound;   // fields bound by a LoggerAdapter
   std::span<const Field> context; // the thread's context fields at the call
+  // True when pathname and function view storage that lives as long as the
+  // program (a log call's std::source_location): whatever keeps the record
+  // may keep these two views instead of copying them. False for records made
+  // elsewhere (a bridge, an OwnedRecord, a test).
+  bool static_location = false;
 
   LogRecord() = default;
   LogRecord(const LogRecord& other) = delete;

@@ -113,6 +113,12 @@ class ProxyHandler final : public Handler, private offhand::detail::ShutdownHook
     // keeps the memory up to max_retained_bytes and releases it beyond).
     std::size_t entry_bytes = 512;
     std::size_t max_retained_bytes = 64 * 1024;
+    // A log call's source file and function name are static data of the
+    // program (std::source_location): the queue keeps views of them rather
+    // than copies, as spdlog does. Set this when code of a shared library
+    // that is unloaded with dlclose() while the proxy runs logs through it;
+    // then they are copied like every other string.
+    bool copy_source_location = false;
     // Most records handed to a protected handler in one call.
     std::size_t max_batch = 512;
     // How long process exit (offhand::shutdown()) waits for this proxy to
