@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <source_location>
 #include <string>
 #include <thread>
 #include <vector>
@@ -224,6 +226,96 @@ TEST(ProxyHandlerTest, MessageIsRenderedInTheCallerThreadThroughALogger) {
   EXPECT_EQ(records[0]->name, "app");
   EXPECT_EQ(records[0]->levelno, level::kInfo);
   log.remove_handler(proxy);
+}
+
+// Remembers the source location of each record it is given, and whether
+// the record says it views static data.
+class LocationHandler final : public Handler {
+ public:
+  struct Seen {
+    std::string function;
+    const char* function_data;
+    bool static_location;
+  };
+  std::vector<Seen> seen() const {
+    std::scoped_lock lock(m_);
+    return seen_;
+  }
+
+ protected:
+  void emit(const LogRecord& r) override {
+    std::scoped_lock lock(m_);
+    seen_.push_back({std::string(r.function), r.function.data(), r.static_location});
+  }
+
+ private:
+  mutable std::mutex m_;
+  std::vector<Seen> seen_;
+};
+
+TEST(ProxyHandlerTest, SourceLocationOfALogCallCrossesAsViewsUnlessCopyIsAsked) {
+  for (const bool copy : {false, true}) {
+    SCOPED_TRACE(copy ? "copy_source_location" : "default");
+    Manager manager;
+    Logger& log = manager.get_logger("app");
+    log.set_level(level::kInfo);
+    log.set_propagate(false);
+    auto target = std::make_shared<LocationHandler>();
+    ProxyHandler::Options options;
+    options.copy_source_location = copy;
+    auto proxy = std::make_shared<ProxyHandler>(target, options);
+    log.add_handler(proxy);
+
+    const std::source_location here = std::source_location::current();
+    log.info("from a log call");
+    // A record made elsewhere views the caller's memory: always copied.
+    std::string function = "void elsewhere()";
+    LogRecord r;
+    r.name = "app";
+    r.levelno = level::kInfo;
+    r.function = function;
+    r.set_message("made elsewhere");
+    proxy->handle(r);
+    function.assign(function.size(), 'X');
+
+    ASSERT_TRUE(proxy->flush(kLong));
+    const auto seen = target->seen();
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen[0].function, here.function_name());
+    EXPECT_EQ(seen[0].static_location, !copy);
+    if (copy) EXPECT_NE(seen[0].function_data, here.function_name());
+    EXPECT_EQ(seen[1].function, "void elsewhere()");
+    EXPECT_FALSE(seen[1].static_location);
+    log.remove_handler(proxy);
+  }
+}
+
+// Polls `done` until it holds or kLong passes (a hang guard, not a timing
+// assertion).
+template <class F>
+bool eventually(F done) {
+  const auto give_up = std::chrono::steady_clock::now() + kLong;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+TEST(ProxyHandlerTest, RecordsArriveWithoutFlushWhetherTheConsumerNapsOrParks) {
+  auto target = capture();
+  ProxyHandler proxy(target);
+  // A trickle: between records the consumer naps, and no caller wakes it.
+  for (int i = 0; i < 10; ++i) {
+    log_to(proxy, level::kInfo, fmt::format("trickle {}", i));
+    std::this_thread::sleep_for(3ms);
+  }
+  EXPECT_TRUE(eventually([&] { return target->size() == 10; }));
+  // Idle long enough to park: the next record wakes it.
+  std::this_thread::sleep_for(400ms);
+  log_to(proxy, level::kInfo, "after a pause");
+  EXPECT_TRUE(eventually([&] { return target->size() == 11; }));
+  EXPECT_EQ(target->messages().back(), "after a pause");
 }
 
 TEST(ProxyHandlerTest, SetFormatterIsAppliedInQueueOrder) {

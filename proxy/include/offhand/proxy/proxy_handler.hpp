@@ -70,7 +70,11 @@ struct ProxyCounters {
   std::array<std::uint64_t, kBands.size()> dropped_by_level{};  // indexed by band()
   std::uint64_t handler_errors = 0;  // failures of the protected handler(s) and the consumer
   std::uint64_t caller_waits = 0;    // log calls that found the queue full and waited
-  std::uint64_t consumer_wakeups = 0;  // times a caller woke the sleeping consumer
+  // Times a caller made the wake-up system call: for a consumer parked
+  // after 100 ms without records, or napping while the queue filled up or a
+  // flush/close waited. A service that logs at least every 100 ms keeps it
+  // near zero: its callers never make a system call.
+  std::uint64_t consumer_wakeups = 0;
   std::uint64_t high_water_mark = 0;   // most queue entries in use at once
   std::size_t capacity = 0;
 
@@ -83,7 +87,9 @@ struct ProxyCounters {
 //
 // Caller side (any thread, any number at once): handle() checks the proxy's
 // own level and filters, renders the message, copies the record into the
-// queue's memory (nothing borrowed crosses) and returns. Consumer side (one
+// queue's memory (nothing borrowed crosses but the static source location,
+// see Options::copy_source_location) and returns, with no lock and, unless
+// the consumer has been idle for 100 ms, no system call. Consumer side (one
 // thread per proxy): records and control messages are taken in queue order;
 // records go to each protected handler in batches through
 // Handler::handle_unchecked() (the proxy's level and filters are the ones
