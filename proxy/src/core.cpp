@@ -3,6 +3,7 @@
 #include "core.hpp"
 
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,6 +52,23 @@ void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
   }
   ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected,
             timeout != nullptr ? &ts : nullptr, nullptr, 0);
+}
+
+// membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED): a full memory barrier in
+// every running thread of the process, at the cost of a system call for the
+// caller only. Registered once; false where the kernel (or a seccomp
+// filter) does not offer it, and then producers fence themselves.
+bool asymmetric_fence_available() noexcept {
+  static const bool available = [] {
+    const long commands = ::syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    if (commands < 0 || (commands & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return false;
+    return ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+  }();
+  return available;
+}
+
+bool asymmetric_fence() noexcept {
+  return ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
 void futex_wake(std::atomic<std::uint32_t>& word) noexcept {
@@ -103,6 +121,7 @@ Core::Core(std::vector<HandlerPtr> targets, const ProxyHandler::Options& options
       entry_bytes_(options.entry_bytes),
       max_retained_bytes_(std::max(options.max_retained_bytes, options.entry_bytes)),
       copy_source_location_(options.copy_source_location),
+      asymmetric_fence_(asymmetric_fence_available()),
       max_batch_(std::clamp<std::size_t>(options.max_batch, 1, capacity_)),
       entries_(new Entry[capacity_]) {
   for (std::size_t i = 0; i < capacity_; ++i) {
@@ -190,12 +209,22 @@ bool Core::wait_for_room(std::uint64_t& pos, Deadline deadline) {
 }
 
 void Core::commit(std::uint64_t pos, bool urgent) noexcept {
-  // seq_cst, not just release: it forms a Dekker pair with the load of
-  // consumer_state_ below and the consumer's store of it then re-check of
-  // this slot in idle(). Either the consumer sees the record, or we see
-  // that it parked and wake it. On x86 this is one locked instruction.
-  entry(pos).seq.store(pos + 1, std::memory_order_seq_cst);
-  const std::uint32_t state = consumer_state_.load(std::memory_order_seq_cst);
+  // The park handshake is a Dekker pair: we publish the record then read
+  // consumer_state_; the consumer publishes kParked then re-checks the slot
+  // (idle()). One of the two sides must see the other's store. The consumer
+  // pays for that with membarrier() before it parks, so here a compiler
+  // barrier is enough and the record's stores drain from the store buffer
+  // after the call returns. Without membarrier, a seq_cst store and load
+  // (one locked instruction on x86).
+  std::uint32_t state;
+  if (asymmetric_fence_ && !urgent) {
+    entry(pos).seq.store(pos + 1, std::memory_order_release);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    state = consumer_state_.load(std::memory_order_relaxed);
+  } else {
+    entry(pos).seq.store(pos + 1, std::memory_order_seq_cst);
+    state = consumer_state_.load(std::memory_order_seq_cst);
+  }
   if (state == kAwake) return;
   // A napping consumer comes back by itself; it is woken early only when
   // the queue fills up (before anything is dropped or waits) or someone
@@ -467,9 +496,17 @@ void Core::idle() noexcept {
     napped += nap;
     nap = std::min<std::chrono::nanoseconds>(2 * nap, kMaxNap);
   }
-  // Parked: the next producer wakes us.
+  // Parked: the next producer wakes us. The barrier in every producer
+  // thread makes this store and our re-check below a Dekker pair with
+  // their commit (see commit()).
   const std::uint32_t epoch = wake_epoch_.load(std::memory_order_acquire);
   consumer_state_.store(kParked, std::memory_order_seq_cst);
+  if (asymmetric_fence_ && !asymmetric_fence()) {
+    // membarrier failed this once: stay napping rather than risk a missed
+    // wake-up.
+    consumer_state_.store(kAwake, std::memory_order_relaxed);
+    return;
+  }
   if (work_or_pause()) {
     consumer_state_.store(kAwake, std::memory_order_relaxed);
     return;

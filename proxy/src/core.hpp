@@ -115,6 +115,9 @@ class Core : public std::enable_shared_from_this<Core> {
   const std::size_t entry_bytes_;
   const std::size_t max_retained_bytes_;
   const bool copy_source_location_;
+  // Whether membarrier() is there to stand in for the producers' half of
+  // the park handshake (see commit() and idle()).
+  const bool asymmetric_fence_;
   const std::size_t max_batch_;
   std::unique_ptr<Entry[]> entries_;
   std::uint64_t target_error_baseline_ = 0;
@@ -131,7 +134,9 @@ class Core : public std::enable_shared_from_this<Core> {
   // the wake-up system call only for a parked consumer, or for a napping one
   // when the queue is half full or a control message (flush, close) waits.
   // So a service that logs at least every kLinger never makes a system call
-  // in the thread that logs.
+  // in the thread that logs. Nor does it fence: the consumer, before it
+  // parks, runs membarrier(), which puts a full barrier in every thread of
+  // the process, so a producer's commit is a plain store and load.
   enum ConsumerState : std::uint32_t { kAwake, kNapping, kParked };
   alignas(64) std::atomic<std::uint32_t> consumer_state_{kAwake};
   std::atomic<std::uint32_t> wake_epoch_{0};

@@ -283,7 +283,9 @@ TEST(ProxyHandlerTest, SourceLocationOfALogCallCrossesAsViewsUnlessCopyIsAsked) 
     ASSERT_EQ(seen.size(), 2u);
     EXPECT_EQ(seen[0].function, here.function_name());
     EXPECT_EQ(seen[0].static_location, !copy);
-    if (copy) EXPECT_NE(seen[0].function_data, here.function_name());
+    if (copy) {
+      EXPECT_NE(seen[0].function_data, here.function_name());
+    }
     EXPECT_EQ(seen[1].function, "void elsewhere()");
     EXPECT_FALSE(seen[1].static_location);
     log.remove_handler(proxy);
