@@ -127,6 +127,7 @@ Core::Core(std::vector<HandlerPtr> targets, const ProxyHandler::Options& options
   for (std::size_t i = 0; i < capacity_; ++i) {
     entries_[i].seq.store(i, std::memory_order_relaxed);
     entries_[i].bytes.reserve_discarding(entry_bytes_);
+    entries_[i].bytes.prefault();
     entries_[i].fields.reserve(8);
     entries_[i].exceptions.reserve(2);
   }
@@ -684,6 +685,7 @@ void Core::release(std::uint64_t first, std::size_t n) noexcept {
       e.bytes.release();
       try {
         e.bytes.reserve_discarding(entry_bytes_);
+        e.bytes.prefault();
       } catch (...) {
         // Out of memory: the next record in this slot will grow it.
       }

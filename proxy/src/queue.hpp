@@ -50,6 +50,11 @@ class Bytes {
     data_ = std::make_unique_for_overwrite<char[]>(grown);
     capacity_ = grown;
   }
+  // Touches every page, so the first record to use them does not take the
+  // page faults in the caller's thread.
+  void prefault() noexcept {
+    if (capacity_ > 0) std::memset(data_.get(), 0, capacity_);
+  }
   // Gives the memory back.
   void release() noexcept {
     data_.reset();
