@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <memory>
 #include <mutex>
@@ -318,10 +319,17 @@ class Floor final : public Impl {
     alignas(64) std::atomic<std::uint64_t> tail{0};  // written by the consumer
   };
 
+  // Each producer thread gets a ring of its own in this instance (a thread
+  // that logged into an earlier Floor gets a fresh one here).
   Ring& my_ring() {
-    static std::atomic<int> next{0};
-    thread_local int index = next.fetch_add(1) % kMaxProducers;
-    return *rings_[static_cast<std::size_t>(index)];
+    thread_local std::uint64_t owner = 0;  // the instance's id (a new one may reuse an address)
+    thread_local std::size_t index = 0;
+    if (owner != id_) {
+      index = static_cast<std::size_t>(next_ring_.fetch_add(1));
+      if (index >= kMaxProducers) std::abort();  // more producers than rings: not SPSC
+      owner = id_;
+    }
+    return *rings_[index];
   }
 
   void write(std::string_view level, int id, std::string_view peer, double ms) {
@@ -385,6 +393,9 @@ class Floor final : public Impl {
   Setup setup_;
   std::FILE* file_ = nullptr;
   std::unique_ptr<Ring> rings_[kMaxProducers];
+  static inline std::atomic<std::uint64_t> instances_{0};
+  const std::uint64_t id_ = ++instances_;
+  std::atomic<int> next_ring_{0};
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> received_{0}, errors_{0};
   std::thread consumer_;
