@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: MIT
+// dict_config with every built-in handler class: a Manager configured from a
+// JSON document written for Python's logging.config.dictConfig.
+//
+//   offhand::dict_config(R"({
+//     "version": 1,
+//     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+//     "handlers": {
+//       "file":  {"class": "logging.FileHandler", "filename": "app.log", "formatter": "plain"},
+//       "queue": {"class": "logging.handlers.QueueHandler", "handlers": ["file"]}},
+//     "root": {"level": "INFO", "handlers": ["queue"]}
+//   })");
+#pragma once
+
+#include <filesystem>
+#include <string_view>
+
+#include <offhand/dict_config.hpp>
+#include <offhand/manager.hpp>
+
+namespace offhand {
+
+// Adds the built-in handler classes to `classes` (the document's "class"):
+//
+//   logging.StreamHandler, offhand.StreamHandler
+//       stream: "ext://sys.stderr" (default) or "ext://sys.stdout";
+//       terminator (default "\n")
+//   logging.FileHandler, offhand.FileHandler
+//       filename (required), mode "a" (default) or "w", delay, encoding
+//       (absent, null or UTF-8: offhand writes bytes as given); offhand's
+//       permissions (an integer or an octal string, "0640") and buffer_bytes
+//   logging.NullHandler, offhand.NullHandler
+//   logging.handlers.SMTPHandler, offhand.SmtpHandler (when offhand/config.hpp
+//   says OFFHAND_HAS_SMTP; otherwise the names are known and rejected)
+//       mailhost ("host" or ["host", port]), fromaddr, toaddrs (an address
+//       or a list), subject (Python's class: a fixed text; offhand's: a
+//       "{levelname}"-style pattern), credentials (["user", "password"]),
+//       secure (null: none; [] : STARTTLS; client certificates are not
+//       supported), timeout (seconds, the whole mail); offhand's security
+//       ("none", "starttls", "smtps"), verify_peer, ca_file, local_name,
+//       connect_timeout, max_retries, initial_backoff, max_backoff (seconds),
+//       max_pending, max_subject_chars
+//   offhand.AlertDigest (with SMTP)
+//       target (a handler id, required), level (default ERROR), window,
+//       interval, target_flush_interval (seconds), max_mails_per_interval,
+//       max_records_in_digest, timer
+//   offhand.ProxyHandler, logging.handlers.QueueHandler (Python 3.12)
+//       handlers (ids of the handlers it wraps, built before it; required),
+//       capacity, overflow ("block", "drop_newest", "level_aware",
+//       {"block_for": seconds}, {"level_aware": level}), entry_bytes,
+//       max_retained_bytes, max_batch, exit_timeout (seconds),
+//       copy_source_location, respect_handler_level. The proxy takes no "formatter" (its handlers
+//       format). With one wrapped handler the proxy adopts its filters, and
+//       its level when respect_handler_level holds (default: true for
+//       offhand.ProxyHandler, false for QueueHandler, as in Python); with
+//       several, their filters cannot apply behind the proxy and are
+//       rejected, and so are different levels with respect_handler_level.
+void add_builtin_classes(ClassRegistry& classes);
+
+// A registry with the built-in classes, to which a program adds its own:
+//
+//   auto classes = offhand::builtin_classes();
+//   classes.add_handler("myapp.KafkaHandler", [](const offhand::ConfigNode& entry) {
+//     return std::make_shared<KafkaHandler>(entry.at("topic").as_string());
+//   });
+//   offhand::dict_config(json, classes);
+ClassRegistry builtin_classes();
+
+// dict_config() and dict_config_file() of <offhand/dict_config.hpp> with
+// builtin_classes(). Throw ConfigError naming the offending key; on error
+// the previous configuration stays in place.
+void dict_config(std::string_view json, Manager& manager = default_manager());
+void dict_config_file(const std::filesystem::path& path, Manager& manager = default_manager());
+
+}  // namespace offhand
