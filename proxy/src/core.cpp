@@ -134,7 +134,9 @@ Core::Core(std::vector<HandlerPtr> targets, const ProxyHandler::Options& options
   // A batch of n entries yields at most n records and n drop summaries.
   records_.reset(new LogRecord[2 * max_batch_]);
   pointers_.reserve(2 * max_batch_);
-  fields_.reserve(64);
+  // Sized for a full batch of records with up to four fields each, so a
+  // steady stream never grows it; a batch with more grows it once.
+  fields_.reserve(max_batch_ * 4);
   exceptions_.reserve(8);
   for (const HandlerPtr& t : targets_) target_error_baseline_ += t->error_count();
 }
