@@ -153,9 +153,9 @@ class Logger {
             fmt::string_view format, fmt::format_args args,
             std::span<const Field> bound = {}) noexcept;
 
-  // The enabled path of a log call, kept out of line so that a disabled
-  // call compiles to the level check alone: no stack frame, no argument
-  // set-up before the compare.
+  // The enabled path of a log call (not for direct use), kept out of line
+  // so that a disabled call inlines to the level check and little else: the
+  // arguments are packed for {fmt} only once the check has passed.
   template <class... Args>
   [[gnu::noinline]] void call_with(int level, const Extra* extra, std::source_location loc,
                                    fmt::string_view format, std::span<const Field> bound,
