@@ -496,6 +496,7 @@ std::string SmtpHandler::render(const LogRecord& record) const {
   head.fields = record.fields;
   head.bound = record.bound;
   head.context = record.context;
+  head.static_location = record.static_location;
   head.set_message(record.message());
   const std::string subject =
       truncate_chars(clean_text(subject_.format(head), true), options_.max_subject_chars);

@@ -478,8 +478,7 @@ bool Core::work_or_pause() const noexcept {
 
 void Core::idle() noexcept {
   for (int i = 0; i < kSpins; ++i) {
-    if (entry(head_).seq.load(std::memory_order_acquire) == head_ + 1) return;
-    if (pause_requested_.load(std::memory_order_relaxed)) return;
+    if (work_or_pause()) return;
     cpu_relax();
   }
   // Naps: producers leave us alone (see consumer_state_), so a steady

@@ -26,11 +26,7 @@ using offhand::testing::TestRecord;
 using namespace std::chrono_literals;
 
 std::shared_ptr<SmtpHandler> smtp_to(const SmtpTestServer& server) {
-  SmtpHandler::Options o;
-  o.host = "127.0.0.1";
-  o.port = server.port();
-  o.from = "alerts@offhand.test";
-  o.to = {"oncall@offhand.test"};
+  SmtpHandler::Options o = server.handler_options();
   o.connect_timeout = 5s;
   o.timeout = 10s;
   return std::make_shared<SmtpHandler>(o);
@@ -139,11 +135,7 @@ TEST(AlertDigestMailTest, LimitsMailsPerIntervalAndCoalescesTheRest) {
 TEST(AlertDigestMailTest, TheTimerDrivesTheTargetsRetriesWithoutFurtherRecords) {
   offhand::testing::ErrorCapture errors;
   SmtpTestServer server;
-  SmtpHandler::Options o;
-  o.host = "127.0.0.1";
-  o.port = server.port();
-  o.from = "alerts@offhand.test";
-  o.to = {"oncall@offhand.test"};
+  SmtpHandler::Options o = server.handler_options();
   o.initial_backoff = 20ms;
   o.max_backoff = 20ms;
   auto smtp = std::make_shared<SmtpHandler>(o);

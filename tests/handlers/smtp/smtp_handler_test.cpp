@@ -26,11 +26,7 @@ using offhand::testing::TestRecord;
 using namespace std::chrono_literals;
 
 SmtpHandler::Options options_for(const SmtpTestServer& server) {
-  SmtpHandler::Options o;
-  o.host = "127.0.0.1";
-  o.port = server.port();
-  o.from = "alerts@offhand.test";
-  o.to = {"oncall@offhand.test"};
+  SmtpHandler::Options o = server.handler_options();
   o.connect_timeout = 5s;
   o.timeout = 10s;
   o.initial_backoff = 20ms;

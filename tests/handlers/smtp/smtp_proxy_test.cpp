@@ -30,11 +30,7 @@ TEST(SmtpProxyTest, CallersNeverWaitWhileTheServerStalls) {
   SmtpTestServer server;
   server.control("delay 5");  // 5 s before every reply, the greeting included
 
-  SmtpHandler::Options o;
-  o.host = "127.0.0.1";
-  o.port = server.port();
-  o.from = "alerts@offhand.test";
-  o.to = {"oncall@offhand.test"};
+  SmtpHandler::Options o = server.handler_options();
   o.connect_timeout = 3s;  // the consumer is stuck this long in the first send
   o.timeout = 6s;
   o.initial_backoff = 60s;  // then only queues, until close()
@@ -80,11 +76,8 @@ TEST(SmtpProxyTest, CallersNeverWaitWhileTheServerStalls) {
 
 TEST(SmtpProxyTest, ProxyDigestAndSmtpTogether) {
   SmtpTestServer server;
-  SmtpHandler::Options o;
-  o.host = "127.0.0.1";
-  o.port = server.port();
-  o.from = "alerts@offhand.test";
-  o.to = {"oncall@offhand.test", "backup@offhand.test"};
+  SmtpHandler::Options o = server.handler_options();
+  o.to.push_back("backup@offhand.test");
   auto smtp = std::make_shared<SmtpHandler>(o);
   AlertDigest::Options d;
   d.level = level::kCritical;

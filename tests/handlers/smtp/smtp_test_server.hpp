@@ -34,6 +34,7 @@
 #include <gtest/gtest.h>
 
 #include <offhand/error.hpp>
+#include <offhand/handlers/smtp_handler.hpp>
 #include <offhand/level.hpp>
 #include <offhand/record.hpp>
 
@@ -265,6 +266,16 @@ class SmtpTestServer {
   SmtpTestServer& operator=(const SmtpTestServer&) = delete;
 
   std::uint16_t port() const { return smtp_port_; }
+  // Handler options that send to this server (plain SMTP), from one sender
+  // to one recipient; tests add what they are about.
+  handlers::SmtpHandler::Options handler_options() const {
+    handlers::SmtpHandler::Options o;
+    o.host = "127.0.0.1";
+    o.port = port();
+    o.from = "alerts@offhand.test";
+    o.to = {"oncall@offhand.test"};
+    return o;
+  }
   std::uint16_t smtps_port() const { return smtps_port_; }
 
   // Sends one control command; returns the reply line ("OK ..."). Fails
