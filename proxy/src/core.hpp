@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Core: the state a ProxyHandler shares with its consumer thread: the
-// bounded MPSC queue, the wake-up protocol, the consumer loop, the counters,
-// and the hooks for close, process exit and fork.
+// bounded MPSC queue, the wake-up protocol, the counters, and the hooks for
+// close, process exit and fork. Its code is split by the thread that runs
+// it: caller.cpp, consumer.cpp, lifecycle.cpp (wake.hpp: the primitives).
 #pragma once
 
 #include <atomic>
@@ -19,7 +20,7 @@
 #include <offhand/handler.hpp>
 #include <offhand/proxy/proxy_handler.hpp>
 
-#include "queue.hpp"
+#include "entry.hpp"
 
 namespace offhand::proxy::detail {
 
@@ -29,14 +30,23 @@ using Deadline = std::optional<SteadyClock::time_point>;
 // Deadline `timeout` from now; a timeout too large to add means none.
 Deadline deadline_after(std::chrono::nanoseconds timeout) noexcept;
 
+class Core;
+
+// The consumer whose loop runs on this thread, if any: a record that its
+// own protected handler logs back into the same proxy must never wait for
+// room (the consumer would wait for itself). Set by run(), read by
+// push_record().
+inline thread_local const Core* t_consumer = nullptr;
+
 // Owned by a shared_ptr held by the ProxyHandler and by the consumer thread,
 // so a consumer abandoned by close(timeout) (a hung handler) can outlive the
 // proxy without touching freed memory.
 //
-// Threads: the producer side (push_record, push_control, counters, the flush
-// and close waits) is called from any thread; run() and everything it calls
-// only from the consumer thread; the fork hooks from the forking thread with
-// every proxy's life_mutex held.
+// Threads: the caller side (push_record, push_control, counters, the flush
+// wait; caller.cpp) is called from any thread; run() and everything it calls
+// only from the consumer thread (consumer.cpp); start, close and the fork
+// hooks from the thread that creates, closes or forks (lifecycle.cpp), the
+// fork hooks with every proxy's life_mutex held.
 class Core : public std::enable_shared_from_this<Core> {
  public:
   Core(std::vector<HandlerPtr> targets, const ProxyHandler::Options& options);
@@ -44,10 +54,7 @@ class Core : public std::enable_shared_from_this<Core> {
   Core(const Core&) = delete;
   Core& operator=(const Core&) = delete;
 
-  // Starts the consumer thread. Called once, by the ProxyHandler's constructor.
-  void start();
-
-  // Caller side ------------------------------------------------------------
+  // Caller side (caller.cpp) -------------------------------------------------
 
   // Copies the record into the queue, applying the overflow policy when it
   // is full. Returns false when the record was dropped (and counted).
@@ -63,6 +70,13 @@ class Core : public std::enable_shared_from_this<Core> {
   // Waits until the flush marker of ticket `ticket` was handled.
   bool wait_flushed(std::uint64_t ticket, Deadline deadline);
 
+  ProxyCounters counters() const noexcept;
+
+  // Lifecycle (lifecycle.cpp) ------------------------------------------------
+
+  // Starts the consumer thread. Called once, by the ProxyHandler's constructor.
+  void start();
+
   // The close sequence, on the closing thread: queue the stop sentinel,
   // wait for the consumer to finish, join it and close the targets. On
   // timeout the consumer is detached and closes the targets itself if it
@@ -70,10 +84,8 @@ class Core : public std::enable_shared_from_this<Core> {
   // whether the queue was drained.
   bool close(Deadline deadline);
 
-  ProxyCounters counters() const noexcept;
-
-  // Fork (fork.cpp), with life_mutex_ held ---------------------------------
-  void pause_for_fork() noexcept;        // prepare: park the consumer between batches
+  // Fork, with life_mutex_ held.
+  void pause_for_fork() noexcept;        // prepare: hold the consumer between batches
   void resume_after_fork() noexcept;     // parent: let it go on
   void restart_in_child() noexcept;      // child: empty queue, new consumer thread
   std::mutex& life_mutex() noexcept { return life_mutex_; }
@@ -83,7 +95,7 @@ class Core : public std::enable_shared_from_this<Core> {
  private:
   enum class State { kIdle, kRunning, kStopped, kAbandoned };
 
-  // Queue, producer side.
+  // Queue, producer side (caller.cpp).
   Entry& entry(std::uint64_t pos) noexcept { return entries_[pos & mask_]; }
   bool try_reserve(std::uint64_t& pos) noexcept;
   bool wait_for_room(std::uint64_t& pos, Deadline deadline);
@@ -91,12 +103,14 @@ class Core : public std::enable_shared_from_this<Core> {
   void wake_consumer() noexcept;
   void count_drop(int levelno, std::uint64_t pos) noexcept;
 
-  // Consumer side.
+  // Consumer side (consumer.cpp).
   void run() noexcept;
   bool drain_once();  // false once the stop sentinel was handled
   void idle() noexcept;
   bool work_or_pause() const noexcept;
-  void park() noexcept;
+  // Holds the consumer between batches while a fork is in progress (not
+  // to be confused with parking, the idle wait in idle()).
+  void wait_out_fork() noexcept;
   void process(std::uint64_t first, std::size_t n, bool& stop);
   void add_drop_summary_if_due(std::uint64_t pos);
   void deliver();

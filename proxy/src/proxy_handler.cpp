@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // ProxyHandler: the Handler face of the proxy (caller side); the queue and
-// the consumer live in Core (core.cpp).
+// the consumer live in Core (core.hpp).
 #include <offhand/proxy/proxy_handler.hpp>
 
 #include <algorithm>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Encoding a record into a queue entry (caller thread) and decoding it back
 // into LogRecord views (consumer thread).
-#include "queue.hpp"
+#include "entry.hpp"
 
 #include <limits>
 #include <new>

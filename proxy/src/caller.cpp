@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: MIT
+// The caller's side of the proxy, run by any thread that logs, flushes or
+// reads the counters: reserve a slot, encode the record, commit it, wake the
+// consumer when it must, wait for room under the blocking policies.
+#include "core.hpp"
+
+#include <algorithm>
+
+#include "wake.hpp"
+
+namespace offhand::proxy::detail {
+
+Deadline deadline_after(std::chrono::nanoseconds timeout) noexcept {
+  const auto now = SteadyClock::now();
+  if (timeout.count() < 0) return now;
+  if (timeout > SteadyClock::time_point::max() - now) return std::nullopt;
+  return now + std::chrono::duration_cast<SteadyClock::duration>(timeout);
+}
+
+bool Core::try_reserve(std::uint64_t& pos) noexcept {
+  pos = tail_.load(std::memory_order_relaxed);
+  for (;;) {
+    Entry& e = entry(pos);
+    // acquire: pairs with the consumer's release in release(), so its last
+    // reads of the slot happen before our writes.
+    const std::uint64_t seq = e.seq.load(std::memory_order_acquire);
+    const auto diff = static_cast<std::int64_t>(seq - pos);
+    if (diff == 0) {
+      // relaxed: the slot's ownership comes from `seq`, not from tail_.
+      if (tail_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) return true;
+    } else if (diff < 0) {
+      return false;  // the slot still holds the record of the previous lap: full
+    } else {
+      pos = tail_.load(std::memory_order_relaxed);  // another producer took it
+    }
+  }
+}
+
+bool Core::wait_for_room(std::uint64_t& pos, Deadline deadline) {
+  wake_consumer();  // a full queue has woken it already; a stale nap must not hold us up
+  std::unique_lock lock(space_mutex_);
+  // seq_cst (with the load of released_ below, and the consumer's store of
+  // released_ then load of space_waiters_): a Dekker pair, so either the
+  // consumer sees this waiter and notifies, or we see the room it made.
+  space_waiters_.fetch_add(1, std::memory_order_seq_cst);
+  bool ok = false;
+  for (;;) {
+    const std::uint64_t seen = released_.load(std::memory_order_seq_cst);
+    if (try_reserve(pos)) {
+      ok = true;
+      break;
+    }
+    if (!accepting_.load(std::memory_order_acquire)) break;
+    auto moved = [&] {
+      return released_.load(std::memory_order_acquire) != seen ||
+             !accepting_.load(std::memory_order_acquire);
+    };
+    if (deadline) {
+      if (!space_cv_.wait_until(lock, *deadline, moved)) {
+        ok = try_reserve(pos);
+        break;
+      }
+    } else {
+      space_cv_.wait(lock, moved);
+    }
+  }
+  space_waiters_.fetch_sub(1, std::memory_order_relaxed);
+  return ok;
+}
+
+void Core::commit(std::uint64_t pos, bool urgent) noexcept {
+  // The park handshake is a Dekker pair: we publish the record then read
+  // consumer_state_; the consumer publishes kParked then re-checks the slot
+  // (idle()). One of the two sides must see the other's store. The consumer
+  // pays for that with membarrier() before it parks, so here a compiler
+  // barrier is enough and the record's stores drain from the store buffer
+  // after the call returns. Without membarrier, a seq_cst store and load
+  // (one locked instruction on x86).
+  std::uint32_t state;
+  if (asymmetric_fence_ && !urgent) {
+    entry(pos).seq.store(pos + 1, std::memory_order_release);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    state = consumer_state_.load(std::memory_order_relaxed);
+  } else {
+    entry(pos).seq.store(pos + 1, std::memory_order_seq_cst);
+    state = consumer_state_.load(std::memory_order_seq_cst);
+  }
+  if (state == kAwake) return;
+  // A napping consumer comes back by itself; it is woken early only when
+  // the queue fills up (before anything is dropped or waits) or someone
+  // waits for it. relaxed: a stale value only delays the wake by a nap.
+  if (state == kNapping && !urgent &&
+      pos - released_.load(std::memory_order_relaxed) < capacity_ / 2)
+    return;
+  wake_consumer();
+}
+
+void Core::wake_consumer() noexcept {
+  // Only one thread pays for the wake-up.
+  if (consumer_state_.exchange(kAwake, std::memory_order_acq_rel) == kAwake) return;
+  wake_epoch_.fetch_add(1, std::memory_order_release);
+  futex_wake(wake_epoch_);
+  wakeups_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Core::count_drop(int levelno, std::uint64_t pos) noexcept {
+  const std::size_t b = ProxyCounters::band(levelno);
+  dropped_[b].fetch_add(1, std::memory_order_relaxed);
+  // The count first, then the mark; the consumer resets the mark first,
+  // then takes the counts (add_drop_summary_if_due). acq_rel on both sides:
+  // a count that lands after the consumer took the counts reads its
+  // exchange, so this thread then sees the reset mark and sets a new one.
+  // No drop is left without a mark that will report it.
+  drops_pending_[b].fetch_add(1, std::memory_order_acq_rel);
+  std::uint64_t expected = kNoMark;
+  drop_mark_.compare_exchange_strong(expected, pos, std::memory_order_acq_rel);
+}
+
+bool Core::push_record(const LogRecord& record, std::string_view message) {
+  std::uint64_t pos = 0;
+  if (overflow_.kind() == OverflowPolicy::Kind::kLevelAware &&
+      record.levelno < overflow_.keep_level()) {
+    // Records below `keep` leave the last eighth of the queue to those at or
+    // above it, so an alert finds room at once while chatter fills the rest:
+    // it neither waits nor is dropped. released_ trails the consumer by at
+    // most one batch, so the test errs on the side of dropping chatter.
+    const std::uint64_t tail = tail_.load(std::memory_order_relaxed);
+    const std::uint64_t used = tail - released_.load(std::memory_order_acquire);
+    if (used + level_reserve() >= capacity_) {
+      count_drop(record.levelno, tail);
+      return false;
+    }
+  }
+  if (!try_reserve(pos)) {
+    const bool reentrant = t_consumer == this;
+    bool wait = false;
+    Deadline deadline;
+    switch (overflow_.kind()) {
+      case OverflowPolicy::Kind::kBlock: wait = true; break;
+      case OverflowPolicy::Kind::kDropNewest: break;
+      case OverflowPolicy::Kind::kBlockFor:
+        wait = true;
+        deadline = deadline_after(overflow_.limit());
+        break;
+      case OverflowPolicy::Kind::kLevelAware: wait = record.levelno >= overflow_.keep_level(); break;
+    }
+    if (!wait || reentrant || !accepting_.load(std::memory_order_acquire)) {
+      count_drop(record.levelno, pos);
+      return false;
+    }
+    caller_waits_.fetch_add(1, std::memory_order_relaxed);
+    if (!wait_for_room(pos, deadline)) {
+      count_drop(record.levelno, pos);
+      return false;
+    }
+  }
+  Entry& e = entry(pos);
+  try {
+    encode(e, record, message, copy_source_location_);
+    e.kind = EntryKind::kRecord;
+  } catch (...) {
+    // The ticket is ours: it must be committed, or the consumer would wait
+    // for it forever.
+    e.kind = EntryKind::kSkip;
+    commit(pos);
+    throw;
+  }
+  commit(pos);
+  return true;
+}
+
+std::optional<std::uint64_t> Core::push_control(EntryKind kind, Deadline deadline,
+                                                FormatterPtr formatter) {
+  if (!accepting_.load(std::memory_order_acquire)) return std::nullopt;
+  std::uint64_t pos = 0;
+  if (!try_reserve(pos) && !wait_for_room(pos, deadline)) return std::nullopt;
+  Entry& e = entry(pos);
+  e.kind = kind;
+  e.formatter = std::move(formatter);
+  controls_.fetch_add(1, std::memory_order_relaxed);
+  commit(pos, /*urgent=*/true);  // someone may wait for it: no nap
+  return pos;
+}
+
+bool Core::wait_flushed(std::uint64_t ticket, Deadline deadline) {
+  std::unique_lock lock(flush_mutex_);
+  auto done = [&] {
+    std::scoped_lock f(finish_mutex_);
+    // acquire: pairs with the consumer's release after the targets flushed.
+    return flushed_.load(std::memory_order_acquire) > ticket || state_ != State::kRunning;
+  };
+  if (deadline) {
+    if (!flush_cv_.wait_until(lock, *deadline, done)) return false;
+  } else {
+    flush_cv_.wait(lock, done);
+  }
+  return flushed_.load(std::memory_order_acquire) > ticket;
+}
+
+ProxyCounters Core::counters() const noexcept {
+  ProxyCounters c;
+  const std::uint64_t tickets = tail_.load(std::memory_order_relaxed);
+  const std::uint64_t controls = controls_.load(std::memory_order_relaxed);
+  c.enqueued = tickets > controls ? tickets - controls : 0;
+  c.emitted = emitted_.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < dropped_.size(); ++i) {
+    c.dropped_by_level[i] = dropped_[i].load(std::memory_order_relaxed);
+    c.dropped += c.dropped_by_level[i];
+  }
+  std::uint64_t target_errors = 0;
+  for (const HandlerPtr& t : targets_) target_errors += t->error_count();
+  c.handler_errors = target_errors - std::min(target_errors, target_error_baseline_) +
+                     faults_.load(std::memory_order_relaxed);
+  c.caller_waits = caller_waits_.load(std::memory_order_relaxed);
+  c.consumer_wakeups = wakeups_.load(std::memory_order_relaxed);
+  c.high_water_mark = high_water_.load(std::memory_order_relaxed);
+  c.capacity = capacity_;
+  return c;
+}
+
+}  // namespace offhand::proxy::detail

@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: MIT
+// The consumer's side of the proxy, run only by its consumer thread: take
+// committed entries in batches, hand them to the targets, free the slots,
+// nap and park when idle, hold still while the process forks.
+#include "core.hpp"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <exception>
+
+#include <fmt/format.h>
+
+#include <offhand/error.hpp>
+#include <offhand/level.hpp>
+
+#include "wake.hpp"
+
+namespace offhand::proxy::detail {
+namespace {
+
+// The consumer polls this many times before it naps: long enough to catch
+// a record that follows the last one within a few microseconds (a burst),
+// short enough not to burn a core while idle.
+constexpr int kSpins = 1000;
+
+// The naps of an idle consumer: the first, the longest, and how long it
+// naps in all before it parks. A record that comes during a nap waits at
+// most kMaxNap for the consumer (nothing waits in the caller); waking up
+// ~60 times per idle period costs a fraction of a percent of a core.
+constexpr auto kFirstNap = std::chrono::microseconds(50);
+constexpr auto kMaxNap = std::chrono::milliseconds(2);
+constexpr auto kLinger = std::chrono::milliseconds(100);
+
+// How many consumer faults (not handler errors: those go to the handler's
+// own handle_error) are reported per window; the rest are only counted.
+constexpr int kFaultReportsPerWindow = 5;
+constexpr auto kFaultWindow = std::chrono::seconds(10);
+
+std::string describe(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+}  // namespace
+
+void Core::run() noexcept {
+  t_consumer = this;
+  for (;;) {
+    // The consumer never dies: whatever escapes one pass is reported and
+    // the loop goes on (drain_once releases the entries it took either way).
+    try {
+      if (!drain_once()) break;
+    } catch (...) {
+      report_fault(std::current_exception());
+    }
+  }
+  finish();
+}
+
+void Core::finish() noexcept {
+  accepting_.store(false, std::memory_order_release);
+  { std::scoped_lock s(space_mutex_); }
+  space_cv_.notify_all();
+  bool abandoned = false;
+  {
+    std::scoped_lock f(finish_mutex_);
+    abandoned = state_ == State::kAbandoned;
+    if (!abandoned) state_ = State::kStopped;
+  }
+  finish_cv_.notify_all();
+  { std::scoped_lock fl(flush_mutex_); }
+  flush_cv_.notify_all();
+  // close(timeout) gave up on us and went away: close the targets here, as
+  // it would have.
+  if (abandoned)
+    for (const HandlerPtr& t : targets_) t->close();
+}
+
+void Core::wait_out_fork() noexcept {
+  // Between batches: no target call in progress, no target lock held. Empty
+  // the targets' buffers first, so the child does not inherit (and write a
+  // second time) bytes the parent had buffered.
+  for (const HandlerPtr& t : targets_) t->flush();
+  // release: the forking thread's acquire load of paused_ then sees every
+  // write this thread made (no target call is in progress).
+  paused_.store(true, std::memory_order_release);
+  paused_.notify_all();
+  while (pause_requested_.load(std::memory_order_acquire)) pause_requested_.wait(true);
+  paused_.store(false, std::memory_order_relaxed);
+}
+
+bool Core::work_or_pause() const noexcept {
+  return entries_[head_ & mask_].seq.load(std::memory_order_seq_cst) == head_ + 1 ||
+         pause_requested_.load(std::memory_order_seq_cst);
+}
+
+void Core::idle() noexcept {
+  for (int i = 0; i < kSpins; ++i) {
+    if (work_or_pause()) return;
+    cpu_relax();
+  }
+  // Naps: producers leave us alone (see consumer_state_), so a steady
+  // trickle of records costs them no system call.
+  std::chrono::nanoseconds nap = kFirstNap, napped{0};
+  while (napped < kLinger) {
+    const std::uint32_t epoch = wake_epoch_.load(std::memory_order_acquire);
+    // seq_cst: the other half of the Dekker pair in commit().
+    consumer_state_.store(kNapping, std::memory_order_seq_cst);
+    if (work_or_pause()) {
+      consumer_state_.store(kAwake, std::memory_order_relaxed);
+      return;
+    }
+    futex_wait(wake_epoch_, epoch, &nap);
+    consumer_state_.store(kAwake, std::memory_order_relaxed);
+    if (work_or_pause()) return;
+    napped += nap;
+    nap = std::min<std::chrono::nanoseconds>(2 * nap, kMaxNap);
+  }
+  // Parked: the next producer wakes us. The barrier in every producer
+  // thread makes this store and our re-check below a Dekker pair with
+  // their commit (see commit()).
+  const std::uint32_t epoch = wake_epoch_.load(std::memory_order_acquire);
+  consumer_state_.store(kParked, std::memory_order_seq_cst);
+  if (asymmetric_fence_ && !asymmetric_fence()) {
+    // membarrier failed this once: stay napping rather than risk a missed
+    // wake-up.
+    consumer_state_.store(kAwake, std::memory_order_relaxed);
+    return;
+  }
+  if (work_or_pause()) {
+    consumer_state_.store(kAwake, std::memory_order_relaxed);
+    return;
+  }
+  // A producer that saw us parked bumps the epoch before waking, so a
+  // wake-up that comes before this wait makes it return at once.
+  while (wake_epoch_.load(std::memory_order_acquire) == epoch) futex_wait(wake_epoch_, epoch, nullptr);
+  consumer_state_.store(kAwake, std::memory_order_relaxed);
+}
+
+bool Core::drain_once() {
+  if (pause_requested_.load(std::memory_order_acquire)) wait_out_fork();
+  // acquire: pairs with the producer's commit, making the entry visible.
+  if (entry(head_).seq.load(std::memory_order_acquire) != head_ + 1) {
+    idle();
+    return true;
+  }
+  const std::uint64_t first = head_;
+  std::size_t n = 1;
+  while (n < max_batch_ &&
+         entry(first + n).seq.load(std::memory_order_acquire) == first + n + 1)
+    ++n;
+
+  bool stop = false;
+  try {
+    process(first, n, stop);
+  } catch (...) {
+    pending_ = pending_summaries_ = 0;
+    release(first, n);
+    publish_flush();
+    throw;
+  }
+  release(first, n);
+  publish_flush();
+  return !stop;
+}
+
+void Core::publish_flush() noexcept {
+  if (flush_done_ == 0) return;
+  // release: the flushing thread sees everything the targets did.
+  flushed_.store(flush_done_, std::memory_order_release);
+  flush_done_ = 0;
+  { std::scoped_lock fl(flush_mutex_); }
+  flush_cv_.notify_all();
+}
+
+void Core::process(std::uint64_t first, std::size_t n, bool& stop) {
+  // Reserve so that the views handed out in this batch never move.
+  std::size_t n_fields = 0, n_exceptions = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const Entry& e = entry(first + i);
+    if (e.kind == EntryKind::kRecord && e.extras) {
+      n_fields += e.fields.size();
+      n_exceptions += e.exceptions.size();
+    }
+  }
+  fields_.clear();
+  exceptions_.clear();
+  if (n_fields > fields_.capacity()) fields_.reserve(n_fields);
+  if (n_exceptions > exceptions_.capacity()) exceptions_.reserve(n_exceptions);
+  summaries_.clear();
+
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t pos = first + i;
+    Entry& e = entry(pos);
+    add_drop_summary_if_due(pos);
+    switch (e.kind) {
+      case EntryKind::kRecord:
+        decode(e, records_[pending_++], fields_, exceptions_);
+        break;
+      case EntryKind::kFlush:
+        deliver();
+        for (const HandlerPtr& t : targets_) t->flush();
+        // Signalled after the batch's slots are freed (drain_once), so a
+        // caller whose flush returned finds the room it made.
+        flush_done_ = pos + 1;
+        break;
+      case EntryKind::kFormatter:
+        deliver();
+        for (const HandlerPtr& t : targets_) t->set_formatter(e.formatter);
+        break;
+      case EntryKind::kStop:
+        deliver();
+        for (const HandlerPtr& t : targets_) t->flush();
+        stop = true;
+        break;
+      case EntryKind::kSkip:
+        break;
+    }
+  }
+  deliver();
+}
+
+void Core::add_drop_summary_if_due(std::uint64_t pos) {
+  if (drop_mark_.load(std::memory_order_acquire) > pos) return;
+  // Only the consumer moves the mark away from a set value, so nothing set
+  // it in between. See count_drop() for the order.
+  drop_mark_.store(kNoMark, std::memory_order_release);
+  std::array<std::uint64_t, ProxyCounters::kBands.size()> counts{};
+  std::uint64_t total = 0;
+  for (std::size_t b = 0; b < counts.size(); ++b) {
+    counts[b] = drops_pending_[b].exchange(0, std::memory_order_acq_rel);
+    total += counts[b];
+  }
+  if (total == 0) return;
+  std::string text = fmt::format("ProxyHandler: queue full, {} record{} dropped (", total,
+                                 total == 1 ? "" : "s");
+  bool first = true;
+  for (std::size_t b = 0; b < counts.size(); ++b) {
+    if (counts[b] == 0) continue;
+    if (!first) text += ", ";
+    first = false;
+    text += b == 0 ? std::string("below DEBUG") : level_name(ProxyCounters::kBands[b]);
+    text += fmt::format(": {}", counts[b]);
+  }
+  text += ')';
+  summaries_.push_back(std::move(text));
+
+  LogRecord& r = records_[pending_++];
+  ++pending_summaries_;
+  r.name = "offhand.proxy";
+  r.levelno = level::kWarning;
+  r.pathname = __FILE__;
+  r.lineno = __LINE__;
+  r.function = __func__;
+  r.time = Clock::now();
+  r.thread = static_cast<std::uint64_t>(::syscall(SYS_gettid));
+  r.thread_name = "offhand.proxy.consumer";
+  r.process = ::getpid();
+  r.process_name = {};
+  r.exception = {};
+  r.exc_text = {};
+  r.stack_info = {};
+  r.fields = r.bound = r.context = {};
+  r.set_message(summaries_.back());
+}
+
+void Core::deliver() {
+  if (pending_ == 0) return;
+  pointers_.clear();
+  for (std::size_t i = 0; i < pending_; ++i) pointers_.push_back(&records_[i]);
+  // One target: the proxy took its level and filters at wrapping and already
+  // applied them, so the target's own ones no longer count (the contract).
+  // Several targets: the proxy starts at the lowest of their levels and
+  // takes no filters, so each target still sorts out its own records.
+  // Neither call throws: a failing target reports through its own
+  // handle_error and counts it.
+  for (const HandlerPtr& t : targets_) {
+    if (targets_.size() == 1)
+      t->handle_unchecked(pointers_);
+    else
+      t->handle_batch(pointers_);
+  }
+  emitted_.fetch_add(pending_ - pending_summaries_, std::memory_order_relaxed);
+  pending_ = pending_summaries_ = 0;
+  fields_.clear();
+  exceptions_.clear();
+}
+
+void Core::release(std::uint64_t first, std::size_t n) noexcept {
+  // The queue is at its fullest just before a release (the batch's slots
+  // are still taken): record the mark here, on the consumer, so producers
+  // pay nothing for it. Tickets reserved but not yet committed count too.
+  const std::uint64_t in_use =
+      std::min<std::uint64_t>(tail_.load(std::memory_order_relaxed) - first, capacity_);
+  if (in_use > high_water_.load(std::memory_order_relaxed))
+    high_water_.store(in_use, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < n; ++i) {
+    Entry& e = entry(first + i);
+    // Written only when set: a store would pull the line into this core
+    // for the next producer to pull back.
+    if (e.formatter) e.formatter.reset();
+    if (e.bytes.capacity() > max_retained_bytes_) {
+      // A big record's memory goes back; the slot keeps its usual size.
+      e.bytes.release();
+      try {
+        e.bytes.reserve_discarding(entry_bytes_);
+        e.bytes.prefault();
+      } catch (...) {
+        // Out of memory: the next record in this slot will grow it.
+      }
+    }
+    // release: our reads of the slot happen before its next producer's writes.
+    e.seq.store(first + i + capacity_, std::memory_order_release);
+  }
+  head_ = first + n;
+  // seq_cst: the Dekker pair with wait_for_room() (see there).
+  released_.store(head_, std::memory_order_seq_cst);
+  if (space_waiters_.load(std::memory_order_seq_cst) > 0) {
+    { std::scoped_lock s(space_mutex_); }
+    space_cv_.notify_all();
+  }
+}
+
+void Core::report_fault(std::exception_ptr error) noexcept {
+  faults_.fetch_add(1, std::memory_order_relaxed);
+  try {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - fault_window_ > kFaultWindow) {
+      fault_window_ = now;
+      faults_in_window_ = 0;
+    }
+    if (++faults_in_window_ > kFaultReportsPerWindow) return;
+    report_internal_error(fmt::format("--- Logging error ---\nProxyHandler consumer: {}\n",
+                                      describe(error)));
+  } catch (...) {
+  }
+}
+
+}  // namespace offhand::proxy::detail
