@@ -118,19 +118,6 @@ HandlerPtr make_proxy(const ConfigNode& entry, bool python) {
   const ConfigNode list = entry.at("handlers");
   std::vector<HandlerPtr> targets = list.as_handlers();
   if (targets.empty()) list.fail("a proxy needs at least one handler to wrap");
-  bool respect = !python;
-  if (auto r = entry.get("respect_handler_level")) respect = r->as_bool();
-  if (targets.size() > 1) {
-    for (std::size_t i = 0; i < targets.size(); ++i) {
-      if (!targets[i]->filters().empty())
-        list[i].fail("the filters of a handler cannot apply behind a proxy that wraps several "
-                     "handlers: put them on the proxy, or give the handler a proxy of its own");
-      if (respect && targets[i]->level() != targets[0]->level())
-        list[i].fail("respect_handler_level with handlers of different levels needs one proxy "
-                     "per handler");
-    }
-  }
-
   proxy::ProxyHandler::Options options;
   if (auto c = entry.get("capacity"))
     options.capacity = static_cast<std::size_t>(c->as_int(2, std::int64_t{1} << 30));
@@ -143,16 +130,14 @@ HandlerPtr make_proxy(const ConfigNode& entry, bool python) {
     options.max_batch = static_cast<std::size_t>(m->as_int(1, std::int64_t{1} << 30));
   if (auto t = entry.get("exit_timeout")) options.exit_timeout = t->as_seconds();
   if (auto c = entry.get("copy_source_location")) options.copy_source_location = c->as_bool();
+  // Python's listener ignores its handlers' levels unless asked.
+  options.respect_handler_level = !python;
+  if (auto r = entry.get("respect_handler_level")) options.respect_handler_level = r->as_bool();
   entry.reject_unknown_keys();  // before the consumer thread starts
 
-  auto proxy = targets.size() == 1
-                   ? std::make_shared<proxy::ProxyHandler>(targets.front(), options)
-                   : std::make_shared<proxy::ProxyHandler>(std::move(targets), options);
-  // The proxy starts at its handlers' level; Python's listener ignores the
-  // handlers' levels unless respect_handler_level. The proxy's own "level"
-  // is applied after this, by dict_config.
-  if (!respect) proxy->set_level(level::kNotSet);
-  return proxy;
+  // The proxy's own "level" and "filters" are applied after this, by
+  // dict_config.
+  return std::make_shared<proxy::ProxyHandler>(std::move(targets), options);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -273,19 +274,17 @@ void Core::add_drop_summary_if_due(std::uint64_t pos) {
 
 void Core::deliver() {
   if (pending_ == 0) return;
-  pointers_.clear();
-  for (std::size_t i = 0; i < pending_; ++i) pointers_.push_back(&records_[i]);
-  // One target: the proxy took its level and filters at wrapping and already
-  // applied them, so the target's own ones no longer count (the contract).
-  // Several targets: the proxy starts at the lowest of their levels and
-  // takes no filters, so each target still sorts out its own records.
-  // Neither call throws: a failing target reports through its own
-  // handle_error and counts it.
+  // The one rule, whatever the number of targets: each target's own level
+  // (unless Options::respect_handler_level is off) and its own filters are
+  // applied here, read afresh for each batch. handle_unchecked() then skips
+  // the checks it would repeat. Neither call throws: a failing target
+  // reports through its own handle_error and counts it.
   for (const HandlerPtr& t : targets_) {
-    if (targets_.size() == 1)
-      t->handle_unchecked(pointers_);
-    else
-      t->handle_batch(pointers_);
+    const int floor = respect_levels_ ? t->level() : std::numeric_limits<int>::min();
+    pointers_.clear();
+    for (std::size_t i = 0; i < pending_; ++i)
+      if (records_[i].levelno >= floor && t->filter(records_[i])) pointers_.push_back(&records_[i]);
+    t->handle_unchecked(pointers_);
   }
   emitted_.fetch_add(pending_ - pending_summaries_, std::memory_order_relaxed);
   pending_ = pending_summaries_ = 0;

@@ -129,6 +129,7 @@ class Core : public std::enable_shared_from_this<Core> {
   const std::size_t entry_bytes_;
   const std::size_t max_retained_bytes_;
   const bool copy_source_location_;
+  const bool respect_levels_;  // Options::respect_handler_level
   // Whether membarrier() is there to stand in for the producers' half of
   // the park handshake (see commit() and idle()).
   const bool asymmetric_fence_;

@@ -24,6 +24,7 @@ Core::Core(std::vector<HandlerPtr> targets, const ProxyHandler::Options& options
       entry_bytes_(options.entry_bytes),
       max_retained_bytes_(std::max(options.max_retained_bytes, options.entry_bytes)),
       copy_source_location_(options.copy_source_location),
+      respect_levels_(options.respect_handler_level),
       asymmetric_fence_(asymmetric_fence_available()),
       max_batch_(std::clamp<std::size_t>(options.max_batch, 1, capacity_)),
       entries_(new Entry[capacity_]) {

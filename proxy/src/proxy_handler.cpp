@@ -34,21 +34,18 @@ std::vector<HandlerPtr> checked(std::vector<HandlerPtr> targets) {
 ProxyHandler::ProxyHandler(HandlerPtr target) : ProxyHandler(std::move(target), Options{}) {}
 
 ProxyHandler::ProxyHandler(HandlerPtr target, Options options)
-    : ProxyHandler(std::vector<HandlerPtr>{std::move(target)}, std::move(options)) {
-  // One target: its level and filters become the proxy's starting ones
-  // (the contract's construction row); its formatter stays its own.
-  set_level(targets_.front()->level());
-  for (FilterPtr& f : targets_.front()->filters()) add_filter(std::move(f));
-}
+    : ProxyHandler(std::vector<HandlerPtr>{std::move(target)}, std::move(options)) {}
 
 ProxyHandler::ProxyHandler(std::vector<HandlerPtr> targets)
     : ProxyHandler(std::move(targets), Options{}) {}
 
 ProxyHandler::ProxyHandler(std::vector<HandlerPtr> targets, Options options)
     : Handler(Locking::kNone), options_(std::move(options)), targets_(checked(std::move(targets))) {
+  // The lowest level a target takes, so a record no target would take never
+  // crosses the queue; NOTSET when the targets' levels do not count.
   int lowest = std::numeric_limits<int>::max();
   for (const HandlerPtr& t : targets_) lowest = std::min(lowest, t->level());
-  set_level(lowest);
+  set_level(options_.respect_handler_level ? lowest : level::kNotSet);
   core_ = std::make_shared<detail::Core>(targets_, options_);
   core_->start();
   try {

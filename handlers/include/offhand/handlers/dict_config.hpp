@@ -50,11 +50,10 @@ namespace offhand {
 //       {"block_for": seconds}, {"level_aware": level}), entry_bytes,
 //       max_retained_bytes, max_batch, exit_timeout (seconds),
 //       copy_source_location, respect_handler_level. The proxy takes no "formatter" (its handlers
-//       format). With one wrapped handler the proxy adopts its filters, and
-//       its level when respect_handler_level holds (default: true for
-//       offhand.ProxyHandler, false for QueueHandler, as in Python); with
-//       several, their filters cannot apply behind the proxy and are
-//       rejected, and so are different levels with respect_handler_level.
+//       format). Each wrapped handler applies its own filters, and its own
+//       level when respect_handler_level holds (default: true for
+//       offhand.ProxyHandler, false for QueueHandler, as in Python), on the
+//       proxy's thread, whether the proxy wraps one handler or several.
 void add_builtin_classes(ClassRegistry& classes);
 
 // A registry with the built-in classes, to which a program adds its own:

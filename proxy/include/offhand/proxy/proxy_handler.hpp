@@ -91,11 +91,22 @@ struct ProxyCounters {
 // see Options::copy_source_location) and returns, with no lock and, unless
 // the consumer has been idle for 100 ms, no system call. Consumer side (one
 // thread per proxy): records and control messages are taken in queue order;
-// records go to each protected handler in batches through
-// Handler::handle_unchecked() (the proxy's level and filters are the ones
-// that count once a handler is wrapped), and flush, set_formatter and close
-// are applied in the order they were queued. A control message is ordered
-// after every record its calling thread queued before it.
+// records go to each protected handler in batches, and flush, set_formatter
+// and close are applied in the order they were queued. A control message is
+// ordered after every record its calling thread queued before it.
+//
+// Levels and filters, one rule whether the proxy wraps one handler or
+// several: a record passes the proxy's own level and filters in the caller
+// thread, then, on the consumer thread, each protected handler's own level
+// and filters, read as they are when the record's batch is delivered (so
+// changing them on a wrapped handler takes effect, as on any handler). This
+// is Python's QueueHandler with a QueueListener(respect_handler_level=True),
+// whose handlers' filters run on the listener thread. With
+// Options::respect_handler_level off, the handlers' levels do not count
+// (their filters still do), as with Python's default listener. The proxy
+// starts at the lowest level of its handlers, so a record none of them
+// would take never crosses the queue, and with no filters of its own. The
+// WARNING record reporting drops goes through the same checks.
 //
 // The proxy owns its protected handlers (shared_ptr: it keeps them alive as
 // long as its consumer runs). A protected handler should not also be used
@@ -130,16 +141,20 @@ class ProxyHandler final : public Handler, private offhand::detail::ShutdownHook
     // How long process exit (offhand::shutdown()) waits for this proxy to
     // drain before it gives up on a hung handler.
     std::chrono::nanoseconds exit_timeout = std::chrono::seconds(10);
+    // Whether each protected handler's own level counts (see the class
+    // comment). Off: every record that passes the proxy reaches every
+    // handler whose filters take it, and the proxy starts at NOTSET.
+    bool respect_handler_level = true;
   };
 
-  // Wraps `target`, taking its level and filters as the proxy's starting
-  // ones (later changes on `target` itself are ignored), and no formatter.
-  // Starts the consumer thread. Throws ConfigError for a null target and
+  // Wraps `target` (the one-element form of the constructor below). Starts
+  // the consumer thread. Throws ConfigError for a null target and
   // std::system_error when the thread cannot start.
   explicit ProxyHandler(HandlerPtr target);
   ProxyHandler(HandlerPtr target, Options options);
-  // Wraps several handlers, each given every record in order. The proxy
-  // starts at the lowest of their levels, with no filters.
+  // Wraps several handlers, each given, in queue order, the records its
+  // level and filters take. The proxy starts at the lowest of their levels
+  // (NOTSET without respect_handler_level), with no filters and no formatter.
   explicit ProxyHandler(std::vector<HandlerPtr> targets);
   ProxyHandler(std::vector<HandlerPtr> targets, Options options);
 
