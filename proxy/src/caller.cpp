@@ -20,6 +20,9 @@ Deadline deadline_after(std::chrono::nanoseconds timeout) noexcept {
 bool Core::try_reserve(std::uint64_t& pos) noexcept {
   pos = tail_.load(std::memory_order_relaxed);
   for (;;) {
+    // Closed by the consumer once it stopped (see finish()): no ticket is
+    // handed out any more, the caller drops and counts.
+    if ((pos & kTailClosed) != 0) return false;
     Entry& e = entry(pos);
     // acquire: pairs with the consumer's release in release(), so its last
     // reads of the slot happen before our writes.
@@ -160,8 +163,10 @@ bool Core::push_record(const LogRecord& record, std::string_view message) {
     e.kind = EntryKind::kRecord;
   } catch (...) {
     // The ticket is ours: it must be committed, or the consumer would wait
-    // for it forever.
+    // for it forever. The record is lost, and counted as such.
     e.kind = EntryKind::kSkip;
+    count_drop(record.levelno, pos);
+    ticketed_drops_.fetch_add(1, std::memory_order_relaxed);
     commit(pos);
     throw;
   }
@@ -199,14 +204,19 @@ bool Core::wait_flushed(std::uint64_t ticket, Deadline deadline) {
 
 ProxyCounters Core::counters() const noexcept {
   ProxyCounters c;
-  const std::uint64_t tickets = tail_.load(std::memory_order_relaxed);
-  const std::uint64_t controls = controls_.load(std::memory_order_relaxed);
-  c.enqueued = tickets > controls ? tickets - controls : 0;
   c.emitted = emitted_.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < dropped_.size(); ++i) {
     c.dropped_by_level[i] = dropped_[i].load(std::memory_order_relaxed);
     c.dropped += c.dropped_by_level[i];
   }
+  // Every record handed to the proxy either took a ticket or was dropped
+  // without one; controls take tickets too, and some records with a ticket
+  // were dropped (so they are in both terms). The hot path pays nothing for
+  // this count.
+  const std::uint64_t tickets = tail_.load(std::memory_order_relaxed) & ~kTailClosed;
+  const std::uint64_t with_ticket = tickets - controls_.load(std::memory_order_relaxed);
+  const std::uint64_t dropped_with_ticket = ticketed_drops_.load(std::memory_order_relaxed);
+  c.enqueued = with_ticket + c.dropped - std::min(c.dropped, dropped_with_ticket);
   std::uint64_t target_errors = 0;
   for (const HandlerPtr& t : targets_) target_errors += t->error_count();
   c.handler_errors = target_errors - std::min(target_errors, target_error_baseline_) +

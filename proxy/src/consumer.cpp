@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <exception>
 #include <limits>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -69,6 +70,7 @@ void Core::finish() noexcept {
   accepting_.store(false, std::memory_order_release);
   { std::scoped_lock s(space_mutex_); }
   space_cv_.notify_all();
+  drop_after_stop();
   bool abandoned = false;
   {
     std::scoped_lock f(finish_mutex_);
@@ -82,6 +84,35 @@ void Core::finish() noexcept {
   // it would have.
   if (abandoned)
     for (const HandlerPtr& t : targets_) t->close();
+}
+
+void Core::drop_after_stop() noexcept {
+  // Callers that raced close() may hold tickets after the stop sentinel's:
+  // nobody will handle them. Close the ticket counter (from here on callers
+  // drop at once, see try_reserve), then count each record reserved before
+  // that as dropped once its producer committed it (it does so without
+  // waiting for anything), so counters() adds up: enqueued == emitted +
+  // dropped. Controls among them need nothing: their waiters return when
+  // the state leaves kRunning.
+  const std::uint64_t end = tail_.fetch_or(kTailClosed, std::memory_order_acq_rel) & ~kTailClosed;
+  std::uint64_t lost = 0;
+  for (std::uint64_t pos = head_; pos < end; ++pos) {
+    Entry& e = entry(pos);
+    // acquire: pairs with the producer's commit (the kind and level).
+    while (e.seq.load(std::memory_order_acquire) != pos + 1) std::this_thread::yield();
+    if (e.kind != EntryKind::kRecord) continue;
+    dropped_[ProxyCounters::band(e.levelno)].fetch_add(1, std::memory_order_relaxed);
+    ticketed_drops_.fetch_add(1, std::memory_order_relaxed);
+    ++lost;
+  }
+  if (lost == 0) return;
+  try {
+    report_internal_error(fmt::format(
+        "--- Logging error ---\nProxyHandler: {} record{} logged while the proxy closed "
+        "dropped\n",
+        lost, lost == 1 ? " was" : "s were"));
+  } catch (...) {
+  }
 }
 
 void Core::wait_out_fork() noexcept {
@@ -296,8 +327,8 @@ void Core::release(std::uint64_t first, std::size_t n) noexcept {
   // The queue is at its fullest just before a release (the batch's slots
   // are still taken): record the mark here, on the consumer, so producers
   // pay nothing for it. Tickets reserved but not yet committed count too.
-  const std::uint64_t in_use =
-      std::min<std::uint64_t>(tail_.load(std::memory_order_relaxed) - first, capacity_);
+  const std::uint64_t in_use = std::min<std::uint64_t>(
+      (tail_.load(std::memory_order_relaxed) & ~kTailClosed) - first, capacity_);
   if (in_use > high_water_.load(std::memory_order_relaxed))
     high_water_.store(in_use, std::memory_order_relaxed);
   for (std::size_t i = 0; i < n; ++i) {

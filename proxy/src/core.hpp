@@ -117,6 +117,7 @@ class Core : public std::enable_shared_from_this<Core> {
   void release(std::uint64_t first, std::size_t n) noexcept;
   void publish_flush() noexcept;
   void finish() noexcept;
+  void drop_after_stop() noexcept;
   void report_fault(std::exception_ptr error) noexcept;
   void reset_queue() noexcept;
 
@@ -137,8 +138,10 @@ class Core : public std::enable_shared_from_this<Core> {
   std::unique_ptr<Entry[]> entries_;
   std::uint64_t target_error_baseline_ = 0;
 
-  // Producers' ticket counter: the next position to reserve. Contended by
-  // every producer, so it sits on a cache line of its own.
+  // Producers' ticket counter: the next position to reserve, with
+  // kTailClosed set once the consumer stopped (no ticket is handed out any
+  // more). Contended by every producer, so it sits on a cache line of its own.
+  static constexpr std::uint64_t kTailClosed = std::uint64_t{1} << 63;
   alignas(64) std::atomic<std::uint64_t> tail_{0};
 
   // The consumer's idle handshake (an event count on wake_epoch_, a futex
@@ -182,6 +185,9 @@ class Core : public std::enable_shared_from_this<Core> {
   std::atomic<std::uint64_t> controls_{0};
   std::atomic<std::uint64_t> emitted_{0};
   std::array<std::atomic<std::uint64_t>, ProxyCounters::kBands.size()> dropped_{};
+  // Of those, records that had taken a ticket (a failed copy; a record
+  // reserved after the stop sentinel), so counters() counts them once.
+  std::atomic<std::uint64_t> ticketed_drops_{0};
   std::atomic<std::uint64_t> caller_waits_{0};
   std::atomic<std::uint64_t> wakeups_{0};
   std::atomic<std::uint64_t> faults_{0};

@@ -113,7 +113,8 @@ bool Core::close(Deadline deadline) {
         "--- Logging error ---\nProxyHandler: the protected handler did not finish within the "
         "close timeout; giving up on it ({} queue entries not handled). It will be closed if "
         "it ever returns.\n",
-        tail_.load(std::memory_order_relaxed) - released_.load(std::memory_order_relaxed)));
+        (tail_.load(std::memory_order_relaxed) & ~kTailClosed) -
+            released_.load(std::memory_order_relaxed)));
     return false;
   }
   if (thread_) {
@@ -137,6 +138,9 @@ void Core::pause_for_fork() noexcept {
   // A consumer inside a hung handler cannot pause; do not hang fork() for it.
   const auto give_up = SteadyClock::now() + std::chrono::seconds(1);
   while (!paused_.load(std::memory_order_acquire)) {
+    // A consumer that handled its stop sentinel meanwhile never pauses: it
+    // ends without touching the targets again.
+    if (stopped()) return;
     if (SteadyClock::now() > give_up) {
       report_internal_error(
           "--- Logging error ---\nProxyHandler: the consumer did not pause for fork() within 1 s; "
@@ -176,6 +180,12 @@ void Core::reset_queue() noexcept {
   consumer_state_.store(kAwake, std::memory_order_relaxed);
   drop_mark_.store(kNoMark, std::memory_order_relaxed);
   for (auto& d : drops_pending_) d.store(0, std::memory_order_relaxed);
+  // The child's record counts start from zero, so they add up for the
+  // records the child hands in (the parent's queued ones are not its own).
+  controls_.store(0, std::memory_order_relaxed);
+  emitted_.store(0, std::memory_order_relaxed);
+  for (auto& d : dropped_) d.store(0, std::memory_order_relaxed);
+  ticketed_drops_.store(0, std::memory_order_relaxed);
   pending_ = pending_summaries_ = 0;
   flush_done_ = 0;
   pause_requested_.store(false, std::memory_order_relaxed);

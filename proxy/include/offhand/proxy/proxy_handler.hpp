@@ -64,9 +64,16 @@ struct ProxyCounters {
                                              level::kWarning, level::kError, level::kCritical};
   static std::size_t band(int level) noexcept;
 
-  std::uint64_t enqueued = 0;        // records accepted into the queue
+  // Records handed to the proxy (that passed its level and filters). Each
+  // one is emitted or dropped in the end: once the proxy is closed,
+  // enqueued == emitted + dropped; before, the difference is in the queue.
+  std::uint64_t enqueued = 0;
   std::uint64_t emitted = 0;         // records handed to the protected handler(s)
-  std::uint64_t dropped = 0;         // records dropped by the overflow policy
+  // Records lost and counted: dropped by the overflow policy, logged while
+  // the proxy closed (after its stop message), or not copied into the
+  // queue for want of memory. All but the middle ones are also reported
+  // in-band (see the class comment); those go to the error reporter.
+  std::uint64_t dropped = 0;
   std::array<std::uint64_t, kBands.size()> dropped_by_level{};  // indexed by band()
   std::uint64_t handler_errors = 0;  // failures of the protected handler(s) and the consumer
   std::uint64_t caller_waits = 0;    // log calls that found the queue full and waited
@@ -116,8 +123,9 @@ struct ProxyCounters {
 // Failures of a protected handler go to that handler's handle_error() and
 // are counted; the consumer never stops for them and callers never see them.
 // A process exit drains every live proxy (offhand::shutdown() runs it), and
-// after fork() the child's proxies work at once with an empty queue (what
-// the parent had queued is written by the parent only).
+// after fork() the child's proxies work at once with an empty queue and
+// counters from zero (what the parent had queued is written by the parent
+// only).
 class ProxyHandler final : public Handler, private offhand::detail::ShutdownHook {
  public:
   struct Options {
