@@ -13,6 +13,7 @@
 #include <offhand/error.hpp>
 
 #include "detail/demangle.hpp"
+#include "detail/read_section.hpp"
 #include "detail/reentrancy.hpp"
 
 namespace offhand {
@@ -61,6 +62,7 @@ Handler::Handler(Locking locking) : locking_(locking) {}
 Handler::~Handler() = default;
 
 bool Handler::filter(const LogRecord& record) const noexcept {
+  detail::ReadSection section;  // the list is read without a lock
   for (const FilterPtr& f : filters_.items()) {
     try {
       if (!f->filter(record)) return false;

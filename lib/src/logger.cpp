@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <deque>
@@ -18,10 +19,12 @@
 #include <fmt/format.h>
 
 #include <offhand/detail/message_buffer.hpp>
+#include <offhand/detail/reclaim.hpp>
 #include <offhand/error.hpp>
 #include <offhand/manager.hpp>
 
 #include "detail/demangle.hpp"
+#include "detail/read_section.hpp"
 #include "detail/reentrancy.hpp"
 
 namespace offhand {
@@ -201,6 +204,11 @@ ContextScope::~ContextScope() {
 Logger::Logger(Manager& manager, std::string name, Logger* parent)
     : manager_(manager), name_(std::move(name)), parent_(parent) {}
 
+Logger::~Logger() {
+  // No log call runs on a logger being destroyed: its list is read directly.
+  for (const HandlerPtr& h : handlers_.copy()) h->attachments_.fetch_sub(1, std::memory_order_acq_rel);
+}
+
 Logger& Logger::child(std::string_view suffix) {
   if (parent() == nullptr) return manager_.get_logger(suffix);  // the root
   return manager_.get_logger(name_ + "." + std::string(suffix));
@@ -227,15 +235,48 @@ void Logger::update_threshold(int effective, int manager_disable) noexcept {
   threshold_.store(threshold, std::memory_order_relaxed);
 }
 
-void Logger::add_handler(HandlerPtr handler) {
-  if (handler) handlers_.add(std::move(handler));
+void Logger::attach(const HandlerPtr& handler) noexcept {
+  handler->attachments_.fetch_add(1, std::memory_order_acq_rel);
 }
 
-void Logger::remove_handler(const HandlerPtr& handler) { handlers_.remove(handler); }
+void Logger::detach(const HandlerPtr& handler) {
+  if (handler->attachments_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  // The last logger let it go. The list that held it was retired just
+  // before, so this runs after every log call that could have read it; a
+  // handler attached again meanwhile (Tree::apply moving it) stays open.
+  detail::retire([handler] {
+    if (handler->attachments_.load(std::memory_order_acquire) == 0) handler->close();
+  });
+}
+
+void Logger::add_handler(HandlerPtr handler) {
+  if (!handler) return;
+  // Counted first, so a concurrent detach elsewhere never sees it at zero.
+  attach(handler);
+  if (!handlers_.add(handler)) handler->attachments_.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+void Logger::remove_handler(const HandlerPtr& handler) {
+  if (handlers_.remove(handler)) detach(handler);
+}
+
+void Logger::set_handlers(std::vector<HandlerPtr> handlers) {
+  std::erase(handlers, nullptr);
+  // Once each, as add_handler would have it.
+  std::vector<HandlerPtr> unique;
+  for (HandlerPtr& h : handlers)
+    if (std::find(unique.begin(), unique.end(), h) == unique.end()) unique.push_back(std::move(h));
+  for (const HandlerPtr& h : unique) attach(h);
+  // The new ones are counted before the old ones are let go, so a handler in
+  // both lists never reaches zero.
+  detail::RetireBatch batch;
+  for (const HandlerPtr& h : handlers_.replace(std::move(unique))) detach(h);
+}
 
 bool Logger::has_handlers() const noexcept {
+  detail::ReadSection section;  // the lists are read without a lock
   for (const Logger* c = this; c != nullptr; c = c->parent()) {
-    if (!c->handlers_.empty()) return true;
+    if (!c->handlers_.items().empty()) return true;
     if (!c->propagate()) break;
   }
   return false;
@@ -300,6 +341,9 @@ void Logger::call(int level, const Extra* extra, std::source_location loc,
 
 void Logger::handle(const LogRecord& record) noexcept {
   if (disabled()) return;
+  // The lists, and the handlers in them, are read without a lock: they are
+  // not reclaimed before this section ends (reclaim.hpp).
+  detail::ReadSection section;
   for (const FilterPtr& f : filters_.items()) {
     try {
       if (!f->filter(record)) return;

@@ -3,6 +3,7 @@
 
 #include <set>
 
+#include <offhand/detail/reclaim.hpp>
 #include <offhand/error.hpp>
 
 namespace offhand {
@@ -23,23 +24,20 @@ HandlerPtr setup(HandlerPtr handler, const HandlerSetup& setup) {
 
 namespace {
 void apply_to(Logger& logger, const LoggerSetup& s) {
-  for (const HandlerPtr& h : logger.handlers()) {
-    logger.remove_handler(h);
-    h->flush();
-  }
-  for (const FilterPtr& f : logger.filters()) logger.remove_filter(f);
+  for (const HandlerPtr& h : s.handlers)
+    if (!h) throw ConfigError("Unable to configure logger '" + logger.name() + "': null handler");
   if (s.level) logger.set_level(*s.level);
   logger.set_propagate(s.propagate);
   logger.set_disabled(s.disabled);
-  for (const HandlerPtr& h : s.handlers) {
-    if (!h) throw ConfigError("Unable to configure logger '" + logger.name() + "': null handler");
-    logger.add_handler(h);
-  }
-  for (const FilterPtr& f : s.filters) logger.add_filter(f);
+  logger.set_handlers(s.handlers);
+  logger.set_filters(s.filters);
 }
 }  // namespace
 
 void Tree::apply(Manager& manager) const {
+  // One wait for the log calls in progress, at the end, for every list
+  // replaced; a handler moved between loggers is never seen unattached.
+  detail::RetireBatch batch;
   apply_to(manager.root(), root);
   std::set<std::string, std::less<>> named;
   for (const auto& [name, s] : loggers) {

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: MIT
 // The wake-up primitives the proxy's threads share: a futex on a 32-bit
-// word, membarrier()'s process-wide fence, and the spin-wait hint. Each
+// word, membarrier()'s process-wide fence (lib's), and the spin-wait hint. Each
 // function is a thin wrapper; which thread calls it is said at the call.
 #pragma once
 
 #include <linux/futex.h>
-#include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,6 +12,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+
+#include <offhand/detail/reclaim.hpp>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -38,22 +39,9 @@ inline void futex_wake(std::atomic<std::uint32_t>& word) noexcept {
             nullptr, 0);
 }
 
-// membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED): a full memory barrier in
-// every running thread of the process, at the cost of a system call for the
-// caller only. Registered once; false where the kernel (or a seccomp
-// filter) does not offer it, and then producers fence themselves.
-inline bool asymmetric_fence_available() noexcept {
-  static const bool available = [] {
-    const long commands = ::syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-    if (commands < 0 || (commands & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return false;
-    return ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-  }();
-  return available;
-}
-
-inline bool asymmetric_fence() noexcept {
-  return ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
-}
+// membarrier(): lib's, shared with the reclamation of handler lists.
+using offhand::detail::asymmetric_fence;
+using offhand::detail::asymmetric_fence_available;
 
 // A hint to the CPU that this thread spins on a memory word.
 inline void cpu_relax() noexcept {

@@ -118,12 +118,18 @@ class Handler {
   bool locking() const noexcept { return locking_ == Locking::kMutex; }
 
  private:
+  friend class Logger;  // keeps attachments_
+
   void report(const LogRecord* record, std::exception_ptr error) noexcept;
 
   const Locking locking_;
   std::atomic<int> level_{level::kNotSet};
   std::atomic<bool> closed_{false};
   std::atomic<std::uint64_t> errors_{0};
+  // How many loggers have this handler in their list. Changed by
+  // configuration only; the one that brings it to zero closes the handler
+  // once no log call can still reach it (Logger::remove_handler).
+  std::atomic<int> attachments_{0};
   detail::CowList<FilterPtr> filters_;
   mutable std::mutex mutex_;
   FormatterPtr formatter_;  // guarded by mutex_

@@ -67,6 +67,8 @@ struct Extra {
 // first handler or filter that needs it. A log call never throws.
 class Logger {
  public:
+  // Detaches its handlers without closing them (a Manager being destroyed).
+  ~Logger();
   Logger(const Logger&) = delete;
   Logger& operator=(const Logger&) = delete;
 
@@ -91,8 +93,22 @@ class Logger {
   void set_disabled(bool disabled);
   bool disabled() const noexcept { return disabled_.load(std::memory_order_relaxed); }
 
+  // Handlers are attached once (adding one twice does nothing, as in
+  // Python). A handler that is no longer attached to any logger after
+  // remove_handler() or set_handlers() is closed (flushed, a proxy drained
+  // and its thread joined, a file closed), as Python's dictConfig closes
+  // the handlers it replaces, though Python's removeHandler does not: attach
+  // a handler elsewhere before removing it to keep it open. The close waits
+  // until no log call in progress can still hand the handler a record, so
+  // a record a racing call gives it is written, never dropped. These calls
+  // wait for the log calls in progress to return; made from inside one (a
+  // handler or filter that reconfigures) they return at once and the
+  // waiting and closing happen on a later change.
   void add_handler(HandlerPtr handler);
   void remove_handler(const HandlerPtr& handler);
+  // Replaces the whole list at once (Python's `logger.handlers = [...]`):
+  // a handler in both the old and the new list stays open.
+  void set_handlers(std::vector<HandlerPtr> handlers);
   std::vector<HandlerPtr> handlers() const { return handlers_.copy(); }
   // Python's hasHandlers: whether this logger or an ancestor reached through
   // propagation has a handler.
@@ -100,6 +116,7 @@ class Logger {
 
   void add_filter(FilterPtr filter) { filters_.add(std::move(filter)); }
   void remove_filter(const FilterPtr& filter) { filters_.remove(filter); }
+  void set_filters(std::vector<FilterPtr> filters) { filters_.replace(std::move(filters)); }
   std::vector<FilterPtr> filters() const { return filters_.copy(); }
 
 #define OFFHAND_DETAIL_LEVEL_METHOD(method, lvl)                              \
@@ -167,6 +184,8 @@ class Logger {
   friend class Manager;
   Logger(Manager& manager, std::string name, Logger* parent);
   void call_handlers(const LogRecord& record) noexcept;
+  static void attach(const HandlerPtr& handler) noexcept;
+  static void detach(const HandlerPtr& handler);
   void update_threshold(int effective, int manager_disable) noexcept;
 
   Manager& manager_;

@@ -48,10 +48,13 @@ struct LoggerSetup {
 };
 
 // A root and named loggers with their handlers. apply() replaces the
-// handlers and filters of every logger it names (the old handlers are
-// flushed and left open: a handler may be shared with another tree) and
-// leaves other loggers alone unless `disable_existing` (Python dictConfig's
-// disable_existing_loggers, here off by default).
+// handlers and filters of every logger it names and leaves other loggers
+// alone unless `disable_existing` (Python dictConfig's
+// disable_existing_loggers, here off by default). An old handler that no
+// logger has any more is closed once no log call can reach it (see
+// Logger::remove_handler); one still attached elsewhere (a handler shared
+// with a logger the tree does not name) stays open, where Python's
+// dictConfig would close every handler it made before.
 struct Tree {
   LoggerSetup root{};
   std::vector<std::pair<std::string, LoggerSetup>> loggers{};

@@ -9,21 +9,26 @@
 #include <span>
 #include <vector>
 
+#include <offhand/detail/reclaim.hpp>
+
 namespace offhand::detail {
 
-// Readers load one pointer to an immutable vector; writers copy, change,
-// publish the copy and keep the old vector alive until the CowList dies, so
-// a reader never sees freed memory and pays no reference count. Changes to
-// handlers and filters are configuration, rare by nature; the retired
-// vectors are the price of a lock-free hot path.
+// Readers load one pointer to an immutable vector; writers copy, change and
+// publish the copy, and retire the old vector (reclaim.hpp): it is freed
+// once no reader can still hold it. So a reader never sees freed memory,
+// pays no reference count, and a list changed a million times holds one
+// vector. Changes to handlers and filters are configuration, rare by nature;
+// each one waits for the log calls in progress to return.
 template <class T>
 class CowList {
  public:
   CowList() = default;
+  ~CowList() { delete current_.load(std::memory_order_relaxed); }
   CowList(const CowList&) = delete;
   CowList& operator=(const CowList&) = delete;
 
-  // The current items. Valid until the CowList is destroyed.
+  // The current items, for the log path: call it only inside a read section
+  // (lib/src/detail/read_section.hpp), and use the span only within it.
   std::span<const T> items() const noexcept {
     // acquire: pairs with the release in publish(), so the vector's
     // contents are visible before its pointer.
@@ -31,49 +36,62 @@ class CowList {
     if (v == nullptr) return {};
     return {v->data(), v->size()};
   }
-  bool empty() const noexcept { return items().empty(); }
 
+  // A copy of the current items, for configuration code (any thread).
   std::vector<T> copy() const {
+    std::scoped_lock lock(mutex_);
     auto s = items();
     return {s.begin(), s.end()};
   }
 
   // Adds `item` unless an equal one is there. Returns whether it was added.
   bool add(T item) {
-    std::scoped_lock lock(mutex_);
+    std::unique_lock lock(mutex_);
     auto s = items();
     if (std::find(s.begin(), s.end(), item) != s.end()) return false;
     std::vector<T> next(s.begin(), s.end());
     next.push_back(std::move(item));
-    publish(std::move(next));
+    publish(std::move(next), lock);
     return true;
   }
 
   bool remove(const T& item) {
-    std::scoped_lock lock(mutex_);
+    std::unique_lock lock(mutex_);
     auto s = items();
     auto it = std::find(s.begin(), s.end(), item);
     if (it == s.end()) return false;
     std::vector<T> next(s.begin(), it);
     next.insert(next.end(), it + 1, s.end());
-    publish(std::move(next));
+    publish(std::move(next), lock);
     return true;
   }
 
-  void replace(std::vector<T> items) {
-    std::scoped_lock lock(mutex_);
-    publish(std::move(items));
+  // Replaces the items; returns the ones there were.
+  std::vector<T> replace(std::vector<T> items) {
+    std::unique_lock lock(mutex_);
+    auto s = this->items();
+    std::vector<T> before(s.begin(), s.end());
+    publish(std::move(items), lock);
+    return before;
   }
 
  private:
-  void publish(std::vector<T> next) {  // mutex_ held
-    versions_.push_back(std::make_unique<std::vector<T>>(std::move(next)));
-    current_.store(versions_.back().get(), std::memory_order_release);
+  // Swaps in `next`, then (with the lock released: the wait for readers
+  // must not hold up copy()) retires the old vector.
+  void publish(std::vector<T> next, std::unique_lock<std::mutex>& lock) {
+    // Everything that may throw comes before the swap. The holder is shared
+    // because std::function wants a copyable callable.
+    auto fresh = std::make_unique<std::vector<T>>(std::move(next));
+    auto holder = std::make_shared<std::unique_ptr<const std::vector<T>>>();
+    std::function<void()> reclaim = [holder] { holder->reset(); };
+    holder->reset(current_.load(std::memory_order_relaxed));
+    current_.store(fresh.release(), std::memory_order_release);
+    lock.unlock();
+    retire(std::move(reclaim));
   }
 
-  std::mutex mutex_;
-  std::vector<std::unique_ptr<std::vector<T>>> versions_;  // guarded by mutex_
-  std::atomic<const std::vector<T>*> current_{nullptr};
+  mutable std::mutex mutex_;
+  std::atomic<const std::vector<T>*> current_{nullptr};  // written under mutex_
 };
 
 }  // namespace offhand::detail
