@@ -13,6 +13,7 @@
 #include <offhand/error.hpp>
 
 #include "detail/demangle.hpp"
+#include "detail/fork_locks.hpp"
 #include "detail/read_section.hpp"
 #include "detail/reentrancy.hpp"
 
@@ -57,9 +58,15 @@ thread_local std::vector<std::pair<const LogRecord*, std::exception_ptr>> t_batc
 
 }  // namespace
 
-Handler::Handler(Locking locking) : locking_(locking) {}
+Handler::Handler(Locking locking) : locking_(locking) {
+  // Taken before fork() and re-created in the child, so a child forked
+  // while another thread is inside emit() can log.
+  detail::register_fork_locks({detail::fork_lock(mutex_, this, /*handler_lock=*/true),
+                               detail::fork_lock(error_mutex_, this, /*handler_lock=*/true),
+                               detail::fork_lock(filters_.writers_mutex(), this)});
+}
 
-Handler::~Handler() = default;
+Handler::~Handler() { detail::unregister_fork_locks(this); }
 
 bool Handler::filter(const LogRecord& record) const noexcept {
   detail::ReadSection section;  // the list is read without a lock

@@ -9,6 +9,8 @@
 #include <mutex>
 #include <shared_mutex>
 
+#include "detail/fork_locks.hpp"
+
 namespace offhand {
 namespace {
 
@@ -35,7 +37,11 @@ struct CustomLevels {
 };
 
 CustomLevels& custom() {
-  static auto* levels = new CustomLevels;  // never destroyed: used at exit
+  static auto* levels = [] {
+    auto* l = new CustomLevels;  // never destroyed: used at exit
+    detail::register_fork_locks({detail::fork_lock(l->mutex, l)});
+    return l;
+  }();
   return *levels;
 }
 

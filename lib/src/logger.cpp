@@ -24,6 +24,7 @@
 #include <offhand/manager.hpp>
 
 #include "detail/demangle.hpp"
+#include "detail/fork_locks.hpp"
 #include "detail/read_section.hpp"
 #include "detail/reentrancy.hpp"
 
@@ -79,6 +80,7 @@ void after_fork_in_child() {
 
 const bool g_fork_handler_installed = [] {
   ::pthread_atfork(nullptr, nullptr, &after_fork_in_child);
+  detail::register_fork_locks({detail::fork_lock(g_process_name_mutex, &g_process_name_mutex)});
   return true;
 }();
 
@@ -202,9 +204,13 @@ ContextScope::~ContextScope() {
 // Logger ----------------------------------------------------------------------
 
 Logger::Logger(Manager& manager, std::string name, Logger* parent)
-    : manager_(manager), name_(std::move(name)), parent_(parent) {}
+    : manager_(manager), name_(std::move(name)), parent_(parent) {
+  detail::register_fork_locks({detail::fork_lock(handlers_.writers_mutex(), this),
+                               detail::fork_lock(filters_.writers_mutex(), this)});
+}
 
 Logger::~Logger() {
+  detail::unregister_fork_locks(this);
   // No log call runs on a logger being destroyed: its list is read directly.
   for (const HandlerPtr& h : handlers_.copy()) h->attachments_.fetch_sub(1, std::memory_order_acq_rel);
 }

@@ -6,15 +6,18 @@
 #include <cstdlib>
 #include <vector>
 
+#include "detail/fork_locks.hpp"
+
 namespace offhand {
 
 Manager::Manager(int root_level) : root_(new Logger(*this, "root", nullptr)) {
+  detail::register_fork_locks({detail::fork_lock(mutex_, this)});
   std::scoped_lock lock(mutex_);
   root_->level_.store(root_level, std::memory_order_relaxed);
   update_thresholds();
 }
 
-Manager::~Manager() = default;
+Manager::~Manager() { detail::unregister_fork_locks(this); }
 
 Logger& Manager::get_logger(std::string_view name) {
   if (name.empty() || name == "root") return *root_;

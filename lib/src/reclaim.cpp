@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "detail/fork_locks.hpp"
 #include "detail/read_section.hpp"
 
 namespace offhand::detail {
@@ -45,7 +46,11 @@ struct Registry {
   std::vector<ReaderSlot*> slots;  // guarded by mutex
 };
 Registry& registry() {
-  static auto* r = new Registry;
+  static auto* r = [] {
+    auto* reg = new Registry;
+    register_fork_locks({fork_lock(reg->mutex, reg)});
+    return reg;
+  }();
   return *r;
 }
 
@@ -145,7 +150,11 @@ struct Retired {
   std::vector<std::function<void()>> pending;  // guarded by mutex
 };
 Retired& retired() {
-  static auto* r = new Retired;  // never destroyed, as the registry
+  static auto* r = [] {
+    auto* ret = new Retired;  // never destroyed, as the registry
+    register_fork_locks({fork_lock(ret->mutex, ret)});
+    return ret;
+  }();
   return *r;
 }
 
@@ -199,6 +208,18 @@ void enter_read_section_slow() noexcept {
 void leave_read_section_shared() noexcept {
   t_reader.shared = false;
   g_shared_readers.fetch_sub(1, std::memory_order_release);
+}
+
+void forget_other_readers_in_child() noexcept {
+  // The registry's mutex was re-created with the other fork locks. Only
+  // this thread survived: every other slot is free and quiescent.
+  for (ReaderSlot* s : registry().slots) {
+    if (s == t_reader.slot) continue;
+    s->in_use = false;
+    const std::uint64_t c = s->count.load(std::memory_order_relaxed);
+    s->count.store(c + (c & 1), std::memory_order_relaxed);
+  }
+  g_shared_readers.store(t_reader.shared ? 1 : 0, std::memory_order_relaxed);
 }
 
 void retire(std::function<void()> reclaim) noexcept {

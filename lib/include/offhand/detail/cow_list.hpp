@@ -66,6 +66,9 @@ class CowList {
     return true;
   }
 
+  // The writers' lock, for the fork handlers (lib/src/detail/fork_locks.hpp).
+  std::mutex& writers_mutex() const noexcept { return mutex_; }
+
   // Replaces the items; returns the ones there were.
   std::vector<T> replace(std::vector<T> items) {
     std::unique_lock lock(mutex_);
