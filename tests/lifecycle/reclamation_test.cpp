@@ -2,7 +2,7 @@
 // Reclamation: replaced handler lists are freed and handlers no logger
 // holds are closed (proxy drained and joined, file closed), without losing
 // a record that a racing log call hands to them.
-#include <offhand/handlers/dict_config.hpp>
+#include <offhand/dict_config.hpp>
 
 #include <dirent.h>
 #include <unistd.h>
