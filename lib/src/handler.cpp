@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <offhand/error.hpp>
+#include <offhand/manager.hpp>
 
 #include "detail/demangle.hpp"
 #include "detail/reentrancy.hpp"
@@ -56,7 +57,10 @@ thread_local std::vector<std::pair<const LogRecord*, std::exception_ptr>> t_batc
 
 }  // namespace
 
-Handler::Handler(Locking locking) : locking_(locking) {}
+Handler::Handler(Locking locking) : locking_(locking) {
+  // The exit drain exists before the first handler does (see manager.hpp).
+  detail::register_exit_drain();
+}
 
 Handler::~Handler() = default;
 
