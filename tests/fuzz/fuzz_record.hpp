@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: MIT
+// A record with every attribute set, for the fuzz targets.
+#pragma once
+
+#include <array>
+#include <string_view>
+
+#include <offhand/level.hpp>
+#include <offhand/record.hpp>
+
+namespace offhand::fuzz {
+
+struct SampleRecord {
+  SampleRecord() {
+    record.name = "app.db";
+    record.levelno = level::kWarning;
+    record.pathname = "/srv/app/src/db/pool.cpp";
+    record.lineno = 42;
+    record.function = "void app::Pool::run_loop(int) const";
+    record.time = Clock::time_point(std::chrono::milliseconds(1'764'888'598'123));
+    record.thread = 140234567890;
+    record.thread_name = "worker-1";
+    record.process = 4242;
+    record.process_name = "MainProcess";
+    record.set_message("request 42 from 10.0.0.7 took 3.140 ms \xc3\xa9");
+    record.exception = exceptions;
+    record.exc_text = "std::runtime_error: bad";
+    record.stack_info = "Stack (most recent call last):\n  main";
+    record.fields = fields;
+  }
+  std::array<ExceptionEntry, 1> exceptions{ExceptionEntry{"std::runtime_error", "bad"}};
+  std::array<Field, 3> fields{Field{"user", FieldValue(std::string_view("ann"))},
+                              Field{"bytes", FieldValue(std::int64_t{1024})},
+                              Field{"ratio", FieldValue(0.25)}};
+  LogRecord record;
+};
+
+}  // namespace offhand::fuzz
