@@ -286,13 +286,8 @@ void Logger::call(int level, const Extra* extra, std::source_location loc,
   record.lineno = loc.line();
   record.function = loc.function_name();
   record.static_location = true;
-  record.time = Clock::now();
-  record.thread = t_thread.id;
-  record.thread_name = t_thread.name;
-  record.process = current_pid();
-  record.process_name = current_process_name();
+  detail::fill_caller(record);
   record.bound = bound;
-  record.context = t_context_views;
   record.set_pending(&pending);
 
   if (detail::t_in_handler) {

@@ -86,17 +86,22 @@ void Manager::update_thresholds() {
   for (auto& [name, logger] : loggers_) update(*logger);
 }
 
+std::vector<HandlerPtr> Manager::all_handlers() const {
+  std::vector<HandlerPtr> handlers;
+  auto collect = [&handlers](const Logger& logger) {
+    for (HandlerPtr& h : logger.handlers())
+      if (std::find(handlers.begin(), handlers.end(), h) == handlers.end()) handlers.push_back(std::move(h));
+  };
+  collect(*root_);
+  for (const auto& [name, logger] : loggers_) collect(*logger);
+  return handlers;
+}
+
 void Manager::shutdown() noexcept {
   std::vector<HandlerPtr> handlers;
   try {
     std::scoped_lock lock(mutex_);
-    auto collect = [&handlers](const Logger& logger) {
-      for (HandlerPtr& h : logger.handlers())
-        if (std::find(handlers.begin(), handlers.end(), h) == handlers.end())
-          handlers.push_back(std::move(h));
-    };
-    collect(*root_);
-    for (auto& [name, logger] : loggers_) collect(*logger);
+    handlers = all_handlers();
   } catch (...) {
     return;
   }
@@ -128,17 +133,14 @@ bool Manager::flush_for_crash(std::chrono::steady_clock::time_point deadline) no
   if (!try_lock_until(mutex_, deadline)) return false;
   try {
     std::scoped_lock lock(std::adopt_lock, mutex_);
-    auto collect = [&handlers](const Logger& logger) {
-      for (HandlerPtr& h : logger.handlers())
-        if (std::find(handlers.begin(), handlers.end(), h) == handlers.end())
-          handlers.push_back(std::move(h));
-    };
-    collect(*root_);
-    for (auto& [name, logger] : loggers_) collect(*logger);
+    handlers = all_handlers();
   } catch (...) {
     return false;
   }
-  for (const HandlerPtr& h : handlers) h->flush();
+  for (const HandlerPtr& h : handlers) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    h->flush();
+  }
   return true;
 }
 

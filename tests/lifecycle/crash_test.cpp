@@ -56,9 +56,26 @@ Outcome run_child(const offhand::test::TempDir& dir, const std::string& mode, co
   std::vector<char*> argv{const_cast<char*>(OFFHAND_CRASH_CHILD), const_cast<char*>(mode.c_str()),
                           const_cast<char*>(what.c_str()), const_cast<char*>(log.c_str()), count.data(),
                           nullptr};
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+#if defined(__SANITIZE_THREAD__)
+  // The crash handler is not async-signal-safe, on purpose and documented
+  // (crash_handler.hpp): ThreadSanitizer would report each allocation it
+  // makes in the signal handler and exit with its own status.
+  bool found = false;
+  for (std::string& e : env)
+    if (e.starts_with("TSAN_OPTIONS=")) {
+      e += " report_signal_unsafe=0";
+      found = true;
+    }
+  if (!found) env.emplace_back("TSAN_OPTIONS=report_signal_unsafe=0");
+#endif
+  std::vector<char*> envp;
+  for (std::string& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_t pid = 0;
   Outcome out;
-  if (posix_spawn(&pid, OFFHAND_CRASH_CHILD, &actions, nullptr, argv.data(), environ) != 0) {
+  if (posix_spawn(&pid, OFFHAND_CRASH_CHILD, &actions, nullptr, argv.data(), envp.data()) != 0) {
     posix_spawn_file_actions_destroy(&actions);
     return out;
   }

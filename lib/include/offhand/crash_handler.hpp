@@ -79,6 +79,10 @@ struct CrashHandlerOptions {
 //    first signal. A second thread that crashes while the first drains
 //    waits for that drain (up to the deadline), then dies of its own signal.
 //
+// A signal sent to the process (kill -TERM) is taken by the main thread
+// unless it blocks it; should it land on a proxy's consumer thread, that
+// proxy's drain waits out the deadline, as for a crash on that thread.
+//
 // The alternate stack is set for the calling thread; other threads that
 // may overflow their stacks call install_crash_stack_for_this_thread().
 // After fork(), the child's watchdog is started again.

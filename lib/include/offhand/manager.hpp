@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <offhand/logger.hpp>
 
@@ -58,6 +59,8 @@ class Manager {
  private:
   friend class Logger;
   void update_thresholds();  // mutex_ held
+  // The handlers of every logger, each once, in the order found. mutex_ held.
+  std::vector<HandlerPtr> all_handlers() const;
 
   std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Logger>, std::less<>> loggers_;  // guarded by mutex_
