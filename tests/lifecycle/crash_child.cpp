@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -59,6 +60,15 @@ void bus(const std::string& dir) {
   return 0;
 }
 
+// A handler that never returns from a CRITICAL record: the crash record
+// gets stuck in it, and only the crash handler's watchdog ends the process.
+class StuckHandler final : public offhand::Handler {
+ protected:
+  void emit(const offhand::LogRecord&) override {
+    for (;;) ::pause();
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -78,15 +88,21 @@ int main(int argc, char** argv) {
   offhand::Logger& root = offhand::root_logger();
   root.set_level(offhand::level::kInfo);
   root.add_handler(std::make_shared<offhand::proxy::ProxyHandler>(handler));
+  if (what == "stuck") {
+    auto stuck = std::make_shared<StuckHandler>();
+    stuck->set_level(offhand::level::kCritical);
+    root.add_handler(stuck);
+  }
   if (mode == "drain") {
     offhand::CrashHandlerOptions options;
     options.termination_signals = true;
+    if (what == "stuck") options.deadline = std::chrono::milliseconds(200);
     offhand::install_crash_handler(options);
   }
 
   for (long i = 0; i < n; ++i) root.info("record {}", i);
 
-  if (what == "abort") std::abort();
+  if (what == "abort" || what == "stuck") std::abort();
   if (what == "segv") segv();
   if (what == "bus") bus(dir);
   if (what == "fpe") return fpe();

@@ -162,6 +162,29 @@ TEST_P(CrashTest, EveryRecordAndTheCrashRecordReachTheFileAndTheProcessDiesAsWit
   EXPECT_TRUE(program_frame) << "no frame of the program in the stack trace";
 }
 
+// A handler that never returns holds the crash record: the drain gives up
+// at the deadline (200 ms in this child) and the watchdog ends the process
+// with the crash's own signal. What was queued before the crash is written.
+TEST(CrashWatchdogTest, AStuckHandlerCostsTheDeadlineAndTheProcessStillDiesOfItsSignal) {
+  offhand::test::TempDir dir;
+  const std::size_t n = scaled(10000);
+  const Outcome plain = run_child(dir, "plain", "stuck", dir.file("plain.log"), n);
+  const Outcome drained = run_child(dir, "drain", "stuck", dir.file("drain.log"), n);
+  EXPECT_EQ(drained.status, plain.status)
+      << "without offhand's handler: " << describe(plain.status) << "\nwith it: " << describe(drained.status);
+  EXPECT_NE(drained.stderr_text.find("offhand: the crash drain did not finish within 200 ms; ending the process "
+                                     "with signal 6"),
+            std::string::npos)
+      << drained.stderr_text;
+  std::size_t info = 0;
+  for (const std::string& line : lines_of(dir.file("drain.log")))
+    if (line.starts_with("INFO ")) {
+      EXPECT_EQ(line, "INFO record " + std::to_string(info));
+      ++info;
+    }
+  EXPECT_EQ(info, n);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Cases, CrashTest,
     ::testing::Values(
