@@ -15,11 +15,11 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
-#include <cstring>
 #include <exception>
 #include <mutex>
 #include <source_location>
@@ -244,7 +244,7 @@ std::string_view signal_message(int sig, const siginfo_t* info) noexcept {
 void log_crash_record(std::string_view message, std::string_view stack,
                       std::span<const ExceptionEntry> exception, std::string_view exc_text,
                       bool in_handler) noexcept {
-  if (in_handler || g_settings.logger == nullptr) {
+  if (in_handler) {
     write_stderr("offhand: crash inside a handler; the crash record goes to stderr:\n");
     write_stderr(message);
     write_stderr("\n");
