@@ -48,7 +48,18 @@ void bus(const std::string& dir) {
   p[0] = 1;
 }
 
-[[gnu::noinline]] int fpe() { return g_one / g_zero; }
+[[gnu::noinline]] int fpe() {
+#if defined(__x86_64__)
+  // The division in the instruction itself, so UndefinedBehaviorSanitizer
+  // does not catch it first: the CPU raises SIGFPE.
+  int quotient = g_one, remainder = 0;
+  const int divisor = g_zero;
+  asm volatile("cltd; idivl %2" : "+a"(quotient), "=&d"(remainder) : "r"(divisor));
+  return quotient + remainder;
+#else
+  return g_one / g_zero;
+#endif
+}
 
 [[gnu::noinline]] void throw_logic_error() { throw std::logic_error("broken invariant"); }
 [[gnu::noinline]] void throws_in_noexcept() noexcept { throw_logic_error(); }
