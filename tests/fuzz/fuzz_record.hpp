@@ -3,12 +3,26 @@
 #pragma once
 
 #include <array>
+#include <cctype>
 #include <string_view>
 
 #include <offhand/level.hpp>
 #include <offhand/record.hpp>
 
 namespace offhand::fuzz {
+
+// Whether the pattern holds a number of more than four digits: a width or
+// precision in the tens of thousands and beyond makes a message of that
+// many bytes, which is what the pattern asks for (Python and {fmt} do the
+// same), not a fault, and only slows the fuzzer down.
+inline bool has_huge_number(std::string_view pattern) {
+  int run = 0;
+  for (char c : pattern) {
+    run = std::isdigit(static_cast<unsigned char>(c)) ? run + 1 : 0;
+    if (run > 4) return true;
+  }
+  return false;
+}
 
 struct SampleRecord {
   SampleRecord() {
