@@ -21,7 +21,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 using offhand::proxy::ProxyHandler;
-using offhand::testing::ErrorCapture;
+using offhand::test::ErrorCapture;
 using offhand::testing::SmtpTestServer;
 using namespace std::chrono_literals;
 
