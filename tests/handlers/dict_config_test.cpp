@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-// dict_config with the built-in classes (offhand/handlers/dict_config.hpp):
+// dict_config with the built-in classes (offhand/dict_config.hpp):
 // documents written for Python's dictConfig configure files, streams,
 // proxies and mail, and every mistake names its key path.
-#include <offhand/handlers/dict_config.hpp>
+#include <offhand/dict_config.hpp>
 
 #include <sys/stat.h>
 

@@ -15,6 +15,10 @@
 #include <offhand/level.hpp>
 #include <offhand/manager.hpp>
 
+namespace offhand {
+class ClassRegistry;  // <offhand/config_registry.hpp>
+}  // namespace offhand
+
 namespace offhand::proxy {
 
 namespace detail {
@@ -200,5 +204,11 @@ class ProxyHandler final : public Handler, private offhand::detail::ShutdownHook
   std::atomic<std::int64_t> close_deadline_{kNoDeadline};
   std::shared_ptr<detail::Core> core_;  // shared with the consumer thread
 };
+
+// Registers the proxy's dictConfig class names, "offhand.ProxyHandler" and
+// Python 3.12's "logging.handlers.QueueHandler" (their keys are listed in
+// <offhand/dict_config.hpp>). offhand::builtin_classes() calls it; a program
+// that fills a registry of its own calls it to have the proxy there.
+void add_config_classes(ClassRegistry& classes);
 
 }  // namespace offhand::proxy

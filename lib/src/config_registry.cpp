@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// dict_config: Python's dictConfig schema (version 1) read with nlohmann-json,
+// dict_config with a ClassRegistry: Python's dictConfig schema (version 1) read with nlohmann-json,
 // built into a Tree, applied only once the whole document is valid.
-#include <offhand/dict_config.hpp>
+#include <offhand/config_registry.hpp>
 
 #include <algorithm>
 #include <cerrno>

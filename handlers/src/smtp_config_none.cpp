@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 // dict_config's SMTP class names in a build without libcurl: known, and
 // rejected with the reason.
-#include "dict_config_smtp.hpp"
+#include "config_classes.hpp"
 
-namespace offhand {
+namespace offhand::handlers::detail {
 
-void detail::add_smtp_classes(ClassRegistry& classes) {
+void add_smtp_classes(ClassRegistry& classes) {
   const ClassRegistry::HandlerFactory missing = [](const ConfigNode& entry) -> HandlerPtr {
     entry.at("class").fail(
         "this build of offhand has no SMTP support (libcurl was not found when it was built)");
@@ -15,4 +15,4 @@ void detail::add_smtp_classes(ClassRegistry& classes) {
   classes.add_handler("offhand.AlertDigest", missing);
 }
 
-}  // namespace offhand
+}  // namespace offhand::handlers::detail

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
-// dict_config: a Manager configured from a JSON document with the schema of
-// Python's logging.config.dictConfig (version 1), through a registry of
-// handler classes. The built-in classes are in <offhand/handlers/dict_config.hpp>.
+// The machinery of dict_config: the registry of class names a document may
+// use (ClassRegistry), the view of the document a class's factory reads
+// (ConfigNode), and dict_config with an explicit registry. Programs include
+// <offhand/dict_config.hpp>, which adds every built-in class; this header is
+// for code that registers classes of its own or builds without handlers.
 #pragma once
 
 #include <chrono>
@@ -24,8 +26,8 @@
 namespace offhand {
 
 namespace detail {
-struct JsonValue;          // a value of the parsed document (dict_config.cpp)
-class DictConfigBuilder;   // resolves references between handlers (dict_config.cpp)
+struct JsonValue;          // a value of the parsed document (config_registry.cpp)
+class DictConfigBuilder;   // resolves references between handlers (config_registry.cpp)
 }  // namespace detail
 
 // One value of the document, as a handler or filter factory sees it: the

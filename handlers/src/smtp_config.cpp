@@ -13,9 +13,9 @@
 #include <offhand/handlers/alert_digest.hpp>
 #include <offhand/handlers/smtp_handler.hpp>
 
-#include "dict_config_smtp.hpp"
+#include "config_classes.hpp"
 
-namespace offhand {
+namespace offhand::handlers::detail {
 namespace {
 
 std::chrono::milliseconds millis(const ConfigNode& seconds) {
@@ -24,7 +24,7 @@ std::chrono::milliseconds millis(const ConfigNode& seconds) {
 
 // `python`: logging.handlers.SMTPHandler, whose subject is a fixed text.
 HandlerPtr make_smtp_handler(const ConfigNode& entry, bool python) {
-  handlers::SmtpHandler::Options options;
+  SmtpHandler::Options options;
   const ConfigNode host = entry.at("mailhost");
   if (host.kind() == ConfigNode::Kind::kArray) {
     if (host.size() != 2) host.fail("expected \"host\" or [\"host\", port]");
@@ -75,13 +75,13 @@ HandlerPtr make_smtp_handler(const ConfigNode& entry, bool python) {
       secure->fail("expected null (no TLS) or [] (STARTTLS)");
     if (secure->size() != 0)
       secure->fail("client certificates (keyfile, certfile) are not supported; [] asks for STARTTLS");
-    options.security = handlers::SmtpHandler::Security::kStartTls;
+    options.security = SmtpHandler::Security::kStartTls;
   }
   if (auto s = entry.get("security")) {
     if (secure && secure->kind() != ConfigNode::Kind::kNull)
       s->fail("give either \"secure\" (Python's) or \"security\", not both");
     const std::string name = s->as_string();
-    using Security = handlers::SmtpHandler::Security;
+    using Security = SmtpHandler::Security;
     if (name == "none") options.security = Security::kNone;
     else if (name == "starttls") options.security = Security::kStartTls;
     else if (name == "smtps") options.security = Security::kSmtps;
@@ -100,11 +100,11 @@ HandlerPtr make_smtp_handler(const ConfigNode& entry, bool python) {
   if (auto m = entry.get("max_subject_chars"))
     options.max_subject_chars = static_cast<std::size_t>(m->as_int(1, 100'000));
   entry.reject_unknown_keys();
-  return std::make_shared<handlers::SmtpHandler>(std::move(options));
+  return std::make_shared<SmtpHandler>(std::move(options));
 }
 
 HandlerPtr make_alert_digest(const ConfigNode& entry) {
-  handlers::AlertDigest::Options options;
+  AlertDigest::Options options;
   if (auto l = entry.get("level")) options.level = l->as_level();
   if (auto w = entry.get("window")) options.window = millis(*w);
   if (auto i = entry.get("interval")) options.interval = millis(*i);
@@ -116,11 +116,11 @@ HandlerPtr make_alert_digest(const ConfigNode& entry) {
   if (auto t = entry.get("timer")) options.timer = t->as_bool();
   HandlerPtr target = entry.at("target").as_handler();
   entry.reject_unknown_keys();  // before the timer thread starts
-  return std::make_shared<handlers::AlertDigest>(std::move(target), options);
+  return std::make_shared<AlertDigest>(std::move(target), options);
 }
 }  // namespace
 
-void detail::add_smtp_classes(ClassRegistry& classes) {
+void add_smtp_classes(ClassRegistry& classes) {
   classes.add_handler("logging.handlers.SMTPHandler",
                       [](const ConfigNode& entry) { return make_smtp_handler(entry, true); });
   classes.add_handler("offhand.SmtpHandler",
@@ -128,4 +128,4 @@ void detail::add_smtp_classes(ClassRegistry& classes) {
   classes.add_handler("offhand.AlertDigest", make_alert_digest);
 }
 
-}  // namespace offhand
+}  // namespace offhand::handlers::detail

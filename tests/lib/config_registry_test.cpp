@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-// dict_config's generic part (offhand/dict_config.hpp): the schema, levels,
+// dict_config's generic part (offhand/config_registry.hpp): the schema, levels,
 // loggers, filters, user-registered classes, and an error naming the key
 // path for every mistake.
-#include <offhand/dict_config.hpp>
+#include <offhand/config_registry.hpp>
 
 #include <memory>
 #include <stdexcept>

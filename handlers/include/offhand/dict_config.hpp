@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// dict_config with every built-in handler class: a Manager configured from a
-// JSON document written for Python's logging.config.dictConfig.
+// dict_config: a Manager configured from a JSON document written for
+// Python's logging.config.dictConfig, with every built-in class. The header
+// programs include; the registry it uses is <offhand/config_registry.hpp>.
 //
 //   offhand::dict_config(R"({
 //     "version": 1,
@@ -15,12 +16,15 @@
 #include <filesystem>
 #include <string_view>
 
-#include <offhand/dict_config.hpp>
+#include <offhand/config_registry.hpp>
 #include <offhand/manager.hpp>
 
 namespace offhand {
 
-// Adds the built-in handler classes to `classes` (the document's "class"):
+// Adds the built-in handler classes to `classes` (the document's "class").
+// Each folder registers its own: the core's NullHandler is in every
+// ClassRegistry, the proxy's classes come from proxy::add_config_classes(),
+// and the handlers' from their families:
 //
 //   logging.StreamHandler, offhand.StreamHandler
 //       stream: "ext://sys.stderr" (default) or "ext://sys.stdout";
@@ -66,8 +70,8 @@ void add_builtin_classes(ClassRegistry& classes);
 //   offhand::dict_config(json, classes);
 ClassRegistry builtin_classes();
 
-// dict_config() and dict_config_file() of <offhand/dict_config.hpp> with
-// builtin_classes(). Throw ConfigError naming the offending key; on error
+// dict_config() and dict_config_file() of <offhand/config_registry.hpp>
+// with builtin_classes(). Throw ConfigError naming the offending key; on error
 // the previous configuration stays in place.
 void dict_config(std::string_view json, Manager& manager = default_manager());
 void dict_config_file(const std::filesystem::path& path, Manager& manager = default_manager());

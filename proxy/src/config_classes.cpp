@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: MIT
+// The proxy's dictConfig classes: offhand.ProxyHandler, and Python 3.12's
+// logging.handlers.QueueHandler spelling of the same thing.
+#include <offhand/proxy/proxy_handler.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <offhand/config_registry.hpp>
+#include <offhand/level.hpp>
+
+namespace offhand::proxy {
+namespace {
+
+OverflowPolicy overflow_policy(const ConfigNode& node) {
+    constexpr const char* kChoices =
+      "expected \"block\", \"drop_newest\", \"level_aware\", {\"block_for\": seconds} or "
+      "{\"level_aware\": level}";
+  if (node.kind() == ConfigNode::Kind::kString) {
+    const std::string name = node.as_string();
+    if (name == "block") return OverflowPolicy::block();
+    if (name == "drop_newest") return OverflowPolicy::drop_newest();
+    if (name == "level_aware") return OverflowPolicy::level_aware();
+    if (name == "block_for") node.fail("\"block_for\" needs its time: {\"block_for\": seconds}");
+    node.fail(std::string(kChoices) + ", not \"" + name + "\"");
+  }
+  if (node.kind() != ConfigNode::Kind::kObject) node.fail(kChoices);
+  std::optional<OverflowPolicy> policy;
+  if (auto b = node.get("block_for")) policy = OverflowPolicy::block_for(b->as_seconds());
+  if (auto l = node.get("level_aware")) {
+    if (policy) l->fail("give one policy, not two");
+    policy = OverflowPolicy::level_aware(l->as_level());
+  }
+  node.reject_unknown_keys();
+  if (!policy) node.fail(kChoices);
+  return *policy;
+}
+
+// `python`: the logging.handlers.QueueHandler spelling, whose listener does
+// not respect the wrapped handlers' levels unless told to.
+HandlerPtr make_proxy(const ConfigNode& entry, bool python) {
+  if (auto q = entry.get("queue"))
+    q->fail("offhand's proxy has its own bounded queue: give its size as \"capacity\"");
+  if (auto l = entry.get("listener"))
+    l->fail("offhand's proxy runs its own consumer thread: there is no listener to choose");
+  if (entry.has("formatter"))
+    entry.at("formatter").fail(
+        "a proxy passes no formatter of its own: set \"formatter\" on the handlers it wraps");
+
+  const ConfigNode list = entry.at("handlers");
+  std::vector<HandlerPtr> targets = list.as_handlers();
+  if (targets.empty()) list.fail("a proxy needs at least one handler to wrap");
+  bool respect = !python;
+  if (auto r = entry.get("respect_handler_level")) respect = r->as_bool();
+  if (targets.size() > 1) {
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      if (!targets[i]->filters().empty())
+        list[i].fail("the filters of a handler cannot apply behind a proxy that wraps several "
+                     "handlers: put them on the proxy, or give the handler a proxy of its own");
+      if (respect && targets[i]->level() != targets[0]->level())
+        list[i].fail("respect_handler_level with handlers of different levels needs one proxy "
+                     "per handler");
+    }
+  }
+
+  ProxyHandler::Options options;
+  if (auto c = entry.get("capacity"))
+    options.capacity = static_cast<std::size_t>(c->as_int(2, std::int64_t{1} << 30));
+  if (auto o = entry.get("overflow")) options.overflow = overflow_policy(*o);
+  if (auto e = entry.get("entry_bytes"))
+    options.entry_bytes = static_cast<std::size_t>(e->as_int(0, std::int64_t{1} << 30));
+  if (auto m = entry.get("max_retained_bytes"))
+    options.max_retained_bytes = static_cast<std::size_t>(m->as_int(0, std::int64_t{1} << 40));
+  if (auto m = entry.get("max_batch"))
+    options.max_batch = static_cast<std::size_t>(m->as_int(1, std::int64_t{1} << 30));
+  if (auto t = entry.get("exit_timeout")) options.exit_timeout = t->as_seconds();
+  if (auto c = entry.get("copy_source_location")) options.copy_source_location = c->as_bool();
+  entry.reject_unknown_keys();  // before the consumer thread starts
+
+  auto proxy = targets.size() == 1
+                   ? std::make_shared<ProxyHandler>(targets.front(), options)
+                   : std::make_shared<ProxyHandler>(std::move(targets), options);
+  // The proxy starts at its handlers' level; Python's listener ignores the
+  // handlers' levels unless respect_handler_level. The proxy's own "level"
+  // is applied after this, by dict_config.
+  if (!respect) proxy->set_level(level::kNotSet);
+  return proxy;
+}
+
+}  // namespace
+
+void add_config_classes(ClassRegistry& classes) {
+  classes.add_handler("offhand.ProxyHandler",
+                      [](const ConfigNode& entry) { return make_proxy(entry, false); });
+  classes.add_handler("logging.handlers.QueueHandler",
+                      [](const ConfigNode& entry) { return make_proxy(entry, true); });
+}
+
+}  // namespace offhand::proxy
