@@ -3,6 +3,7 @@
 // or not; drops counted and reported; rotation and a late server survived.
 #include <offhand/handlers/offlog_handler.hpp>
 
+#include <offhand/dict_config.hpp>
 #include <offhand/error.hpp>
 #include <offhand/formatter.hpp>
 #include <offhand/logger.hpp>
@@ -166,6 +167,49 @@ TEST(OfflogHandlerConfigTest, BadOptionsAreConfigErrors) {
     EXPECT_NE(std::string(e.what()).find("server socket " + dir.file("none.sock") + " not found"),
               std::string::npos);
   }
+}
+
+TEST(OfflogHandlerConfigTest, DictConfigClass) {
+  TempDir dir;
+  TestServer server(TestServer::Kind::kInProcess, dir.file("offlog.sock"));
+  Manager manager;
+  dict_config(R"({
+    "version": 1,
+    "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"offlog": {"class": "offhand.OfflogHandler", "filename": ")" + dir.file("dc.log") +
+                  R"(", "socket": ")" + server.socket() + R"(", "timeout": 2.5,
+                  "max_pending_bytes": 65536, "level": "INFO", "formatter": "plain"}},
+    "root": {"level": "DEBUG", "handlers": ["offlog"]}
+  })",
+              manager);
+  Logger& log = manager.get_logger("app");
+  log.debug("not at INFO");
+  log.info("record {}", 0);
+  log.error("record {}", 1);
+  manager.shutdown();
+  EXPECT_EQ(read_file(dir.file("dc.log")), "INFO app: record 0\nERROR app: record 1\n");
+}
+
+TEST(OfflogHandlerConfigTest, DictConfigErrorsNameTheKey) {
+  const auto error_of = [](const std::string& handler) {
+    Manager manager;
+    try {
+      dict_config(R"({"version": 1, "handlers": {"o": )" + handler + "}}", manager);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(error_of(R"({"class": "offhand.OfflogHandler", "filename": "rel.log"})")
+                .find("handlers.o.filename: must be an absolute path"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"class": "offhand.OfflogHandler"})").find("filename"), std::string::npos);
+  EXPECT_NE(error_of(R"({"class": "offhand.OfflogHandler", "filename": "/x.log", "max_pending_bytes": 0})")
+                .find("handlers.o.max_pending_bytes"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"class": "offhand.OfflogHandler", "filename": "/x.log", "sockit": "/s"})")
+                .find("sockit"),
+            std::string::npos);
 }
 
 }  // namespace
