@@ -137,13 +137,19 @@ Server::~Server() {
   }
   if (listen_fd_ >= 0) {
     ::close(listen_fd_);
-    struct stat st {};
-    if (::stat(options_.socket_path.c_str(), &st) == 0 && st.st_dev == socket_dev_ &&
-        st.st_ino == socket_ino_)
-      ::unlink(options_.socket_path.c_str());
+    unlink_socket();
   }
   for (int fd : {epoll_fd_, wake_fd_, timer_fd_})
     if (fd >= 0) ::close(fd);
+}
+
+void Server::unlink_socket() const {
+  // Only if the path still names our socket: a server started since at the
+  // same path keeps its own.
+  struct stat st {};
+  if (::stat(options_.socket_path.c_str(), &st) == 0 && st.st_dev == socket_dev_ &&
+      st.st_ino == socket_ino_)
+    ::unlink(options_.socket_path.c_str());
 }
 
 void Server::request_shutdown() noexcept {
@@ -370,14 +376,17 @@ void Server::on_writable(Connection& c) {
   update_events(c);
 }
 
+void Server::close_file(Connection& c) {
+  if (c.file < 0) return;
+  ::close(c.file);
+  c.file = -1;
+  if (log_ != nullptr) log_->info("Client {} closed {}", c.id, c.path);
+}
+
 void Server::close_after_reply(Connection& c) {
   if (c.dead) return;
   c.closing = true;
-  if (c.file >= 0) {
-    ::close(c.file);
-    c.file = -1;
-    if (log_ != nullptr) log_->info("Client {} closed {}", c.id, c.path);
-  }
+  close_file(c);
   if (c.out.empty()) {
     drop(c);
   } else {
@@ -402,11 +411,7 @@ void Server::update_events(Connection& c) {
 void Server::drop(Connection& c) {
   if (c.dead) return;
   c.dead = true;
-  if (c.file >= 0) {
-    ::close(c.file);
-    c.file = -1;
-    if (log_ != nullptr) log_->info("Client {} closed {}", c.id, c.path);
-  }
+  close_file(c);
   ::close(c.sock);  // also leaves the epoll set
   // Swap-remove: O(1) whatever the number of connections.
   const std::size_t i = c.index;
@@ -450,10 +455,7 @@ void Server::begin_shutdown() {
   if (log_ != nullptr) log_->info("Received signal, shutting down");
   ::close(listen_fd_);
   listen_fd_ = -1;
-  struct stat st {};
-  if (::stat(options_.socket_path.c_str(), &st) == 0 && st.st_dev == socket_dev_ &&
-      st.st_ino == socket_ino_)
-    ::unlink(options_.socket_path.c_str());
+  unlink_socket();
   for (std::size_t i = connections_.size(); i-- > 0;) {
     if (i >= connections_.size()) continue;
     Connection& c = *connections_[i];

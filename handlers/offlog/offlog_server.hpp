@@ -113,11 +113,13 @@ class Server {
   void take_path(Connection& c, const char* data, std::size_t n);
   bool append(Connection& c, const char* data, std::size_t n);
   void reply(Connection& c, std::string_view message);
+  void close_file(Connection& c);
   void close_after_reply(Connection& c);
   void drop(Connection& c);
   void check_rotations();
   void begin_shutdown();
   void update_events(Connection& c);
+  void unlink_socket() const;
 
   const Options options_;
   Logger* const log_;

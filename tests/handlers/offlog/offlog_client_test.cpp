@@ -28,17 +28,7 @@ std::string numbered_lines(std::size_t from, std::size_t to) {
   return s;
 }
 
-class OfflogClientTest : public ::testing::TestWithParam<TestServer::Kind> {
- protected:
-  void SetUp() override {
-    server_ = std::make_unique<TestServer>(GetParam(), dir_.file("offlog.sock"));
-  }
-  std::string sock() const { return server_->socket(); }
-  std::string file(std::string_view name) const { return dir_.file(name); }
-
-  TempDir dir_;
-  std::unique_ptr<TestServer> server_;
-};
+using OfflogClientTest = OfflogFixture;
 
 TEST_P(OfflogClientTest, BlockingOpenWriteCloseWritesEverything) {
   Client c(options_for(sock()));
@@ -239,12 +229,7 @@ TEST(OfflogClientErrorsTest, NoServerSocket) {
 TEST(OfflogClientErrorsTest, SilentServerTimesOut) {
   TempDir dir;
   const std::string path = dir.file("silent.sock");
-  const int s = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(::listen(s, 4), 0);
+  const int s = bind_unix(path);
   Client::Options o = options_for(path);
   o.timeout = 100ms;
   Client c(o);
@@ -262,12 +247,7 @@ TEST(OfflogClientErrorsTest, SilentServerTimesOut) {
 TEST(OfflogClientErrorsTest, HangUpIsEofError) {
   TempDir dir;
   const std::string path = dir.file("rude.sock");
-  const int s = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(::listen(s, 4), 0);
+  const int s = bind_unix(path);
   std::thread rude([&] {
     const int conn = ::accept(s, nullptr, nullptr);
     char ch = 1;

@@ -32,19 +32,14 @@ std::string expected_lines(std::size_t from, std::size_t to) {
   return s;
 }
 
-class OfflogHandlerTest : public ::testing::TestWithParam<TestServer::Kind> {
+class OfflogHandlerTest : public OfflogFixture {
  protected:
-  void SetUp() override {
-    server_ = std::make_unique<TestServer>(GetParam(), dir_.file("offlog.sock"));
-  }
   std::shared_ptr<OfflogHandler> make(const std::string& name, OfflogHandler::Options o) {
     auto h = std::make_shared<OfflogHandler>(dir_.file(name), std::move(o));
     h->set_formatter(std::make_shared<const Formatter>("%(levelname)s %(name)s: %(message)s"));
     return h;
   }
 
-  TempDir dir_;
-  std::unique_ptr<TestServer> server_;
   Manager manager_;
 };
 

@@ -13,18 +13,7 @@
 namespace offhand::testing {
 namespace {
 
-class OfflogServerTest : public ::testing::TestWithParam<TestServer::Kind> {
- protected:
-  void SetUp() override {
-    ::chmod(dir_.path().c_str(), 0755);
-    server_ = std::make_unique<TestServer>(GetParam(), dir_.file("offlog.sock"));
-  }
-  std::string sock() const { return server_->socket(); }
-  std::string file(std::string_view name) const { return dir_.file(name); }
-
-  TempDir dir_;
-  std::unique_ptr<TestServer> server_;
-};
+using OfflogServerTest = OfflogFixture;
 
 // AWAIT_PATH -> OPEN: path, NUL -> OK; then data is appended verbatim, and
 // EOF gets BYE once everything is written.
@@ -384,14 +373,7 @@ TEST(OfflogServerProcessTest, SocketModeIsApplied) {
 TEST(OfflogServerProcessTest, StaleSocketIsReplacedOtherFilesAreNot) {
   TempDir dir;
   const std::string path = dir.file("offlog.sock");
-  {
-    const int s = ::socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, path.data(), path.size());
-    ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    ::close(s);  // the socket file stays behind, nobody listens
-  }
+  ::close(bind_unix(path));  // the socket file stays behind, nobody listens
   {
     TestServer server(TestServer::Kind::kProcess, path);
     RawConnection c(path);
@@ -455,11 +437,7 @@ TEST(OfflogServerProcessTest, CommandLine) {
 TEST(OfflogServerProcessTest, NotifyTellsSystemdWhenListening) {
   TempDir dir;
   const std::string notify = dir.file("notify.sock");
-  const int s = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, notify.data(), notify.size());
-  ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const int s = bind_unix(notify, SOCK_DGRAM);
 #if OFFLOGD_HAS_SYSTEMD
   TestServer server(TestServer::Kind::kProcess, dir.file("offlog.sock"),
                     {.extra_args = {"--notify"}, .env = {"NOTIFY_SOCKET=" + notify}});

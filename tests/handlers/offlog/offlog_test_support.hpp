@@ -79,6 +79,19 @@ inline bool accepts(const std::string& path) {
   return ok;
 }
 
+// A Unix socket bound at `path` (listening, for SOCK_STREAM): a stand-in
+// server or a NOTIFY_SOCKET. The caller closes it.
+inline int bind_unix(const std::string& path, int type = SOCK_STREAM) {
+  const int s = ::socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), std::min(path.size(), sizeof(addr.sun_path) - 1));
+  if (::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      (type == SOCK_STREAM && ::listen(s, 16) != 0))
+    throw std::runtime_error("cannot bind " + path + ": " + std::strerror(errno));
+  return s;
+}
+
 inline bool file_exists(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
@@ -239,6 +252,20 @@ class TestServer {
 inline std::string kind_name(const ::testing::TestParamInfo<TestServer::Kind>& info) {
   return info.param == TestServer::Kind::kInProcess ? "InProcess" : "Process";
 }
+
+// A fixture with a fresh directory and a server of the test's kind in it.
+class OfflogFixture : public ::testing::TestWithParam<TestServer::Kind> {
+ protected:
+  void SetUp() override {
+    ::chmod(dir_.path().c_str(), 0755);
+    server_ = std::make_unique<TestServer>(GetParam(), dir_.file("offlog.sock"));
+  }
+  std::string sock() const { return server_->socket(); }
+  std::string file(std::string_view name) const { return dir_.file(name); }
+
+  TempDir dir_;
+  std::unique_ptr<TestServer> server_;
+};
 
 // A connection speaking the protocol by hand, for exact wire checks.
 class RawConnection {
