@@ -208,6 +208,41 @@ TEST_P(OfflogClientTest, ServerRestartLosesNothing) {
   EXPECT_EQ(c.stats().bytes_dropped, 0u);
 }
 
+// Several client processes on one path, each with an alphabet of its own
+// so that its stream can be picked out of the interleaving.
+TEST_P(OfflogClientTest, SeveralClientProcessesOnOnePath) {
+  constexpr int kWriters = 3;
+  const std::size_t lines = scaled(5000);
+  std::vector<pid_t> pids;
+  for (int k = 0; k < kWriters; ++k) {
+    const std::string base(1, static_cast<char>('A' + 10 * k)), end(1, static_cast<char>('0' + k));
+    pids.push_back(TestServer::spawn({OFFLOG_WRITER_PATH, sock(), file("shared.log"),
+                                      std::to_string(lines), base, end},
+                                     {}, std::nullopt, file("writer" + std::to_string(k) + ".out")));
+  }
+  for (int k = 0; k < kWriters; ++k) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pids[static_cast<std::size_t>(k)], &status, 0), pids[static_cast<std::size_t>(k)]);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << read_file(file("writer" + std::to_string(k) + ".out"));
+  }
+  const std::string all = read_file(file("shared.log"));
+  std::size_t total = 0;
+  for (int k = 0; k < kWriters; ++k) {
+    const char lo = static_cast<char>('A' + 10 * k), hi = static_cast<char>(lo + 9);
+    std::string expected, mine;
+    for (std::size_t i = 0; i < lines; ++i) {
+      for (char d : std::to_string(i)) expected += static_cast<char>(lo + (d - '0'));
+      expected += static_cast<char>('0' + k);
+    }
+    for (char ch : all)
+      if ((ch >= lo && ch <= hi) || ch == '0' + k) mine += ch;
+    EXPECT_TRUE(mine == expected) << "writer " << k;
+    total += expected.size();
+  }
+  EXPECT_EQ(all.size(), total);
+}
+
 INSTANTIATE_TEST_SUITE_P(Both, OfflogClientTest,
                          ::testing::Values(TestServer::Kind::kInProcess, TestServer::Kind::kProcess),
                          kind_name);
