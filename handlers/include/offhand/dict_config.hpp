@@ -33,6 +33,12 @@ namespace offhand {
 //       filename (required), mode "a" (default) or "w", delay, encoding
 //       (absent, null or UTF-8: offhand writes bytes as given); offhand's
 //       permissions (an integer or an octal string, "0640") and buffer_bytes
+//   offhand.OfflogHandler
+//       filename (absolute, required: the offlog server opens it), socket
+//       (default "/tmp/offlog.sock"), timeout (seconds, default 5: each wait
+//       of close()), max_pending_bytes (default 1048576: bytes held while
+//       the server is slow or away; beyond it records are dropped and
+//       reported)
 //   logging.NullHandler, offhand.NullHandler
 //   logging.handlers.SMTPHandler, offhand.SmtpHandler (when offhand/config.hpp
 //   says OFFHAND_HAS_SMTP; otherwise the names are known and rejected)
