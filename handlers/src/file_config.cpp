@@ -115,9 +115,10 @@ TimedRotatingFileHandler::AtTime at_time(const ConfigNode& node) {
   return t;
 }
 
-HandlerPtr make_timed_rotating_file_handler(const ConfigNode& entry) {
+HandlerPtr make_timed_rotating_file_handler(const ConfigNode& entry,
+                                            const TimedRotatingFileHandler::TimeSource& clock) {
   const std::string path = filename(entry);
-  TimedRotatingFileHandler::Options options{.file = file_options(entry)};
+  TimedRotatingFileHandler::Options options{.clock = clock, .file = file_options(entry)};
   if (auto w = entry.get("when")) {
     options.when = w->as_string();
     std::string up = options.when;
@@ -158,8 +159,18 @@ void add_file_classes(ClassRegistry& classes) {
   classes.add_handler("offhand.WatchedFileHandler", make_watched_file_handler);
   classes.add_handler("logging.handlers.RotatingFileHandler", make_rotating_file_handler);
   classes.add_handler("offhand.RotatingFileHandler", make_rotating_file_handler);
-  classes.add_handler("logging.handlers.TimedRotatingFileHandler", make_timed_rotating_file_handler);
-  classes.add_handler("offhand.TimedRotatingFileHandler", make_timed_rotating_file_handler);
+  classes.add_handler("logging.handlers.TimedRotatingFileHandler", timed_rotating_file_factory({}));
+  classes.add_handler("offhand.TimedRotatingFileHandler", timed_rotating_file_factory({}));
 }
 
 }  // namespace offhand::handlers::detail
+
+namespace offhand::handlers {
+
+ClassRegistry::HandlerFactory timed_rotating_file_factory(TimedRotatingFileHandler::TimeSource clock) {
+  return [clock = std::move(clock)](const ConfigNode& entry) {
+    return detail::make_timed_rotating_file_handler(entry, clock);
+  };
+}
+
+}  // namespace offhand::handlers

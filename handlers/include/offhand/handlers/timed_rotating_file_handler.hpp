@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include <offhand/config_registry.hpp>
 #include <offhand/handlers/file_handler_base.hpp>
 
 namespace offhand::handlers {
@@ -77,5 +78,13 @@ class TimedRotatingFileHandler final : public FileHandlerBase {
   const Options options_;
   std::int64_t rollover_at_ = 0;  // guarded by the handler's mutex
 };
+
+// The dictConfig factory of "logging.handlers.TimedRotatingFileHandler",
+// with a time source of its own (a simulation, a test):
+//
+//   auto classes = offhand::builtin_classes();
+//   classes.add_handler("logging.handlers.TimedRotatingFileHandler",
+//                       offhand::handlers::timed_rotating_file_factory(clock));
+ClassRegistry::HandlerFactory timed_rotating_file_factory(TimedRotatingFileHandler::TimeSource clock);
 
 }  // namespace offhand::handlers
