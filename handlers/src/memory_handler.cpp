@@ -30,8 +30,11 @@ void MemoryHandler::hand_over() {
   if (!target_ || buffer_.empty()) return;
   std::vector<const LogRecord*> views;
   views.reserve(buffer_.size());
-  for (const OwnedRecord& r : buffer_) views.push_back(&r.view());
-  target_->handle_batch(views);  // noexcept: the target reports its own failures
+  // Python's target.handle(record): the target's filters apply, its level
+  // does not (in Python the level is the logger's check, not handle()'s).
+  for (const OwnedRecord& r : buffer_)
+    if (target_->filter(r.view())) views.push_back(&r.view());
+  target_->handle_unchecked(views);  // noexcept: the target reports its own failures
   buffer_.clear();
 }
 

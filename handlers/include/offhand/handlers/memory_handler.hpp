@@ -13,8 +13,8 @@
 namespace offhand::handlers {
 
 // Keeps copies of the records it is given and hands them all, in order, to
-// `target` (through target->handle_batch(): the target's level and filters
-// apply, as Python's target.handle()) when Python's shouldFlush holds:
+// `target` — as Python's target.handle(record): the target's filters apply,
+// its level does not — when Python's shouldFlush holds:
 // the buffer holds `capacity` records, or a record at or above
 // `flush_level` arrives. flush() hands them over too (it does not flush
 // the target, as in Python); close() does when flush_on_close holds, then
