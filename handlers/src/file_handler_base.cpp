@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
 
@@ -54,7 +55,7 @@ FileHandlerBase::FileHandlerBase(std::string path, FileOptions options)
       options_(options),
       reopen_generation_(g_reopen_generation.load(std::memory_order_relaxed)),
       truncate_on_open_(options.truncate) {
-  if (options_.buffer_bytes > 0) buffer_.reserve(options_.buffer_bytes);
+  buffer_.reserve(std::min<std::size_t>(options_.buffer_bytes, 1 << 20));
   if (!options_.delay) {
     try {
       open_file();
@@ -62,6 +63,13 @@ FileHandlerBase::FileHandlerBase(std::string path, FileOptions options)
       throw ConfigError(e.what());
     }
   }
+}
+
+FileHandlerBase::~FileHandlerBase() {
+  // Each final handler closes in its own destructor, where its overrides
+  // still apply; this one only catches a subclass that forgot (close() is
+  // idempotent, and here reaches this class's own on_flush and on_close).
+  close();
 }
 
 void FileHandlerBase::open_file() {

@@ -66,6 +66,7 @@ class FileHandlerBase : public Handler {
   // Opens now unless options.delay; ConfigError (path and OS reason) when
   // it cannot.
   FileHandlerBase(std::string path, FileOptions options);
+  ~FileHandlerBase() override;
 
   // Per batch, before its records are formatted (under the lock). May throw.
   virtual void begin_batch() {}
