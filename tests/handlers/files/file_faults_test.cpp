@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -141,23 +142,69 @@ TEST(FileFaultsTest, ReadOnlyFileSystemIsReportedAndWritingResumes) {
   EXPECT_EQ(read_file(path), "while read-only\nwritable again\n");
 }
 
-TEST(FileFaultsTest, UnwritableDirectoryIsReportedAndWritingResumes) {
-  if (::geteuid() == 0)
-    GTEST_SKIP() << "running as root, which permission bits do not stop; the read-only file "
-                    "system and not-a-directory tests cover the same path";
+// The scenario of UnwritableDirectory..., run by whoever permission bits
+// stop. Returns "" on success, or what went wrong. `make_writable` is
+// called between the two records.
+template <class MakeWritable>
+std::string unwritable_directory_scenario(const std::string& logs, MakeWritable make_writable) {
   test::ErrorReports reports;
-  TempDir dir;
-  const std::string logs = dir.file("logs");
-  std::filesystem::create_directory(logs);
-  ::chmod(logs.c_str(), 0500);
   Manager m(level::kDebug);
   auto h = attach(m, std::make_shared<FileHandler>(logs + "/app.log", FileHandler::Options{.delay = true}));
   m.get_logger("app").error("denied");
-  ASSERT_THAT(reports.texts(), SizeIs(1));
-  EXPECT_THAT(reports.texts()[0], HasSubstr("Permission denied"));
-  ::chmod(logs.c_str(), 0700);
+  const auto texts = reports.texts();
+  if (texts.size() != 1) return "expected one error report, got " + std::to_string(texts.size());
+  if (texts[0].find(logs + "/app.log") == std::string::npos ||
+      texts[0].find("Permission denied") == std::string::npos)
+    return "the report lacks the path or the reason: " + texts[0];
+  make_writable();
   m.get_logger("app").info("allowed");
-  EXPECT_EQ(read_file(logs + "/app.log"), "denied\nallowed\n");
+  const std::string content = read_file(logs + "/app.log");
+  if (content != "denied\nallowed\n") return "the file holds \"" + content + "\"";
+  return {};
+}
+
+// Root ignores permission bits: as root, the scenario runs in a child
+// process that becomes "nobody" (65534), and the parent makes the directory
+// writable when the child asks, over a pair of pipes.
+TEST(FileFaultsTest, UnwritableDirectoryIsReportedAndWritingResumes) {
+  TempDir dir;
+  const std::string logs = dir.file("logs");
+  std::filesystem::create_directory(logs);
+  if (::geteuid() != 0) {
+    ::chmod(logs.c_str(), 0500);
+    EXPECT_EQ(unwritable_directory_scenario(logs, [&] { ::chmod(logs.c_str(), 0700); }), "");
+    return;
+  }
+  ::chmod(dir.path().c_str(), 0755);
+  ::chmod(logs.c_str(), 0755);  // root's: "nobody" may not write
+  int ask[2], done[2];
+  ASSERT_EQ(::pipe(ask), 0);
+  ASSERT_EQ(::pipe(done), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(ask[0]);
+    ::close(done[1]);
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(2);
+    const std::string result = unwritable_directory_scenario(logs, [&] {
+      char c = 'w';
+      if (::write(ask[1], &c, 1) != 1 || ::read(done[0], &c, 1) != 1) ::_exit(3);
+    });
+    if (!result.empty()) std::fprintf(stderr, "child: %s\n", result.c_str());
+    ::_exit(result.empty() ? 0 : 1);
+  }
+  ::close(ask[1]);
+  ::close(done[0]);
+  char c = 0;
+  if (::read(ask[0], &c, 1) == 1) {
+    ::chmod(logs.c_str(), 0777);
+    EXPECT_EQ(::write(done[1], &c, 1), 1);
+  }
+  ::close(ask[0]);
+  ::close(done[1]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
 }
 
 TEST(FileFaultsTest, ParentThatIsAFileIsReportedAndWritingResumes) {
