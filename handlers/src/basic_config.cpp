@@ -2,12 +2,18 @@
 #include <offhand/handlers/basic_config.hpp>
 
 #include <iostream>
+#include <mutex>
 
 #include <offhand/error.hpp>
 #include <offhand/handlers/file_handler.hpp>
 #include <offhand/handlers/stream_handler.hpp>
 
 namespace offhand {
+namespace {
+// Python's module lock around basicConfig: two threads configuring at once
+// give the root one set of handlers.
+std::mutex g_basic_config_mutex;
+}  // namespace
 
 void basic_config(const BasicConfig& config, Manager& manager) {
   if (!config.filename.empty() && config.stream != nullptr)
@@ -15,6 +21,7 @@ void basic_config(const BasicConfig& config, Manager& manager) {
   if (!config.handlers.empty() && (!config.filename.empty() || config.stream != nullptr))
     throw ConfigError("basic_config: 'stream' or 'filename' should not be specified together with 'handlers'");
 
+  std::scoped_lock lock(g_basic_config_mutex);
   Logger& root = manager.root();
   if (config.force) {
     for (const HandlerPtr& h : root.handlers()) {
@@ -50,6 +57,16 @@ void basic_config(const BasicConfig& config, Manager& manager) {
     root.add_handler(h);
   }
   if (config.level) root.set_level(*config.level);
+}
+
+void detail::basic_config_if_unconfigured() noexcept {
+  if (root_logger().has_handlers()) return;  // the common case: one lock-free read
+  try {
+    basic_config();
+  } catch (...) {
+    // A default basic_config (stderr) has nothing to fail on but memory;
+    // the record then goes to the last resort.
+  }
 }
 
 }  // namespace offhand

@@ -278,10 +278,10 @@ void Logger::call(int level, const Extra* extra, std::source_location loc,
   std::vector<ExceptionEntry> entries;
   std::string exc_text, stack;
   if (extra != nullptr) {
-    record.fields = {extra->fields.begin(), extra->fields.size()};
+    record.fields = extra->fields.span();
     try {
-      if (extra->exc_info) {
-        collect_exceptions(std::current_exception(), chain);
+      if (extra->exc_info || extra->exception) {
+        collect_exceptions(extra->exception ? extra->exception : std::current_exception(), chain);
         for (const auto& [type, what] : chain) entries.push_back({type, what});
         record.exception = entries;
         exc_text = exception_text(chain);

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <atomic>
+#include <exception>
 #include <initializer_list>
 #include <source_location>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -47,12 +49,39 @@ struct FormatString {
 template <class... Args>
 using FormatString = detail::FormatString<std::type_identity_t<Args>...>;
 
+// The fields of one call: a braced list written at the call, or a span of
+// fields built at run time. Borrows them for the duration of the call.
+class Fields {
+ public:
+  constexpr Fields() noexcept = default;
+  constexpr Fields(std::initializer_list<Field> fields) noexcept  // NOLINT(google-explicit-constructor)
+      : fields_(fields.begin(), fields.size()) {}
+  constexpr Fields(std::span<const Field> fields) noexcept  // NOLINT(google-explicit-constructor)
+      : fields_(fields) {}
+  template <std::size_t N>
+  constexpr Fields(const Field (&fields)[N]) noexcept  // NOLINT(google-explicit-constructor)
+      : fields_(fields) {}
+
+  constexpr const Field* begin() const noexcept { return fields_.data(); }
+  constexpr const Field* end() const noexcept { return fields_.data() + fields_.size(); }
+  constexpr std::size_t size() const noexcept { return fields_.size(); }
+  constexpr bool empty() const noexcept { return fields_.empty(); }
+  constexpr std::span<const Field> span() const noexcept { return fields_; }
+
+ private:
+  std::span<const Field> fields_;
+};
+
 // Per-call options, Python's `extra`, `exc_info` and `stack_info`:
 //   log.info({.fields = {{"user", name}, {"bytes", n}}}, "sent {}", what);
+//   log.error({.fields = fields_built_at_run_time, .exception = saved}, "job {} failed", id);
 struct Extra {
-  std::initializer_list<Field> fields = {};
+  Fields fields = {};
   bool exc_info = false;    // attach the exception being handled, if any
   bool stack_info = false;  // attach the caller's stack
+  // Attach this exception (one caught earlier, perhaps on another thread)
+  // rather than the one being handled; Python's exc_info=<exception>.
+  std::exception_ptr exception = nullptr;
 };
 
 // A named logger. Owned by its Manager and handed out as Logger&; it lives
@@ -138,8 +167,18 @@ class Logger {
   template <class... Args>
   void exception(FormatString<Args...> f, Args&&... args) noexcept {
     if (is_enabled_for(level::kError)) {
-      static constexpr Extra kExcInfo{.fields = {}, .exc_info = true};
+      static const Extra kExcInfo{.exc_info = true};
       call_with(level::kError, &kExcInfo, f.location, f.str, {}, args...);
+    }
+  }
+  // The same with fields, or with an exception_ptr to attach instead of the
+  // one being handled (Extra::exception).
+  template <class... Args>
+  void exception(const Extra& extra, FormatString<Args...> f, Args&&... args) noexcept {
+    if (is_enabled_for(level::kError)) {
+      Extra with_exc = extra;
+      with_exc.exc_info = true;
+      call_with(level::kError, &with_exc, f.location, f.str, {}, args...);
     }
   }
 
@@ -148,7 +187,9 @@ class Logger {
   // the hierarchy. No level check: the caller made that choice.
   void handle(const LogRecord& record) noexcept;
 
-  // The out-of-line part of a log call; public for adapters and bridges.
+  // Not for direct use: the machinery of the methods above, public for
+  // LoggerAdapter, the module-level functions and the OFFHAND_LOG macros.
+  // The out-of-line part of a log call.
   void call(int level, const Extra* extra, std::source_location loc,
             fmt::string_view format, fmt::format_args args,
             std::span<const Field> bound = {}) noexcept;
@@ -222,6 +263,27 @@ class LoggerAdapter {
     if (logger_.is_enabled_for(lvl))
       logger_.call_with(lvl, nullptr, f.location, f.str, views_, args...);
   }
+  template <class... Args>
+  void log(int lvl, const Extra& extra, FormatString<Args...> f, Args&&... args) noexcept {
+    if (logger_.is_enabled_for(lvl))
+      logger_.call_with(lvl, &extra, f.location, f.str, views_, args...);
+  }
+  template <class... Args>
+  void exception(FormatString<Args...> f, Args&&... args) noexcept {
+    if (logger_.is_enabled_for(level::kError)) {
+      static const Extra kExcInfo{.exc_info = true};
+      logger_.call_with(level::kError, &kExcInfo, f.location, f.str, views_, args...);
+    }
+  }
+  template <class... Args>
+  void exception(const Extra& extra, FormatString<Args...> f, Args&&... args) noexcept {
+    if (logger_.is_enabled_for(level::kError)) {
+      Extra with_exc = extra;
+      with_exc.exc_info = true;
+      logger_.call_with(level::kError, &with_exc, f.location, f.str, views_, args...);
+    }
+  }
+  bool is_enabled_for(int lvl) const noexcept { return logger_.is_enabled_for(lvl); }
 
  private:
   void rebuild_views();

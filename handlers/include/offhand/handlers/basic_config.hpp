@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// basic_config: Python's logging.basicConfig.
+// basic_config: Python's logging.basicConfig, and the module-level log
+// functions (Python's logging.info and friends) that call it.
 #pragma once
 
 #include <optional>
@@ -9,6 +10,7 @@
 
 #include <offhand/formatter.hpp>
 #include <offhand/handler.hpp>
+#include <offhand/logger.hpp>
 #include <offhand/manager.hpp>
 
 namespace offhand {
@@ -34,6 +36,54 @@ struct BasicConfig {
 // no handler (or `force`), gives it one, with a formatter. Throws ConfigError
 // for contradictory options (filename with stream, handlers with either) or
 // a bad format, and when the file cannot be opened.
+// Thread-safe: concurrent calls configure the root once.
 void basic_config(const BasicConfig& config = {}, Manager& manager = default_manager());
+
+namespace detail {
+// basic_config() on the default manager when its root logger has no
+// handler, as Python's module-level functions do. Never throws.
+void basic_config_if_unconfigured() noexcept;
+}  // namespace detail
+
+// Python's module-level functions: log on the root logger of the default
+// manager, first calling basic_config() when the root has no handler (so a
+// program that configured nothing still sees its warnings on stderr):
+//   offhand::warning("disk {} is {}% full", disk, pct);
+#define OFFHAND_DETAIL_MODULE_FUNCTION(function, lvl)                                  \
+  template <class... Args>                                                            \
+  void function(FormatString<Args...> f, Args&&... args) noexcept {                   \
+    detail::basic_config_if_unconfigured();                                           \
+    Logger& root = root_logger();                                                     \
+    if (root.is_enabled_for(lvl)) root.call_with(lvl, nullptr, f.location, f.str, {}, args...); \
+  }                                                                                   \
+  template <class... Args>                                                            \
+  void function(const Extra& extra, FormatString<Args...> f, Args&&... args) noexcept { \
+    detail::basic_config_if_unconfigured();                                           \
+    Logger& root = root_logger();                                                     \
+    if (root.is_enabled_for(lvl)) root.call_with(lvl, &extra, f.location, f.str, {}, args...); \
+  }
+OFFHAND_DETAIL_MODULE_FUNCTION(debug, level::kDebug)
+OFFHAND_DETAIL_MODULE_FUNCTION(info, level::kInfo)
+OFFHAND_DETAIL_MODULE_FUNCTION(warning, level::kWarning)
+OFFHAND_DETAIL_MODULE_FUNCTION(error, level::kError)
+OFFHAND_DETAIL_MODULE_FUNCTION(critical, level::kCritical)
+#undef OFFHAND_DETAIL_MODULE_FUNCTION
+
+template <class... Args>
+void log(int lvl, FormatString<Args...> f, Args&&... args) noexcept {
+  detail::basic_config_if_unconfigured();
+  Logger& root = root_logger();
+  if (root.is_enabled_for(lvl)) root.call_with(lvl, nullptr, f.location, f.str, {}, args...);
+}
+// ERROR with the exception being handled (inside a catch block).
+template <class... Args>
+void exception(FormatString<Args...> f, Args&&... args) noexcept {
+  detail::basic_config_if_unconfigured();
+  Logger& root = root_logger();
+  if (root.is_enabled_for(level::kError)) {
+    static const Extra kExcInfo{.exc_info = true};
+    root.call_with(level::kError, &kExcInfo, f.location, f.str, {}, args...);
+  }
+}
 
 }  // namespace offhand
