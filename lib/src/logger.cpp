@@ -80,6 +80,9 @@ std::int64_t current_pid() noexcept {
 // the process.
 constexpr std::string_view kDefaultProcessName = "MainProcess";
 constinit std::atomic<const std::string*> g_process_name{nullptr};
+// Guards the list of names; constant-initialised like the rest, and taken
+// around fork() so a child never inherits it held.
+constinit std::mutex g_process_name_mutex;
 
 std::string_view current_process_name() noexcept {
   const std::string* name = g_process_name.load(std::memory_order_acquire);
@@ -203,10 +206,9 @@ void set_thread_name(std::string_view name) {
 }
 
 void set_process_name(std::string_view name) {
+  std::scoped_lock lock(g_process_name_mutex);
   // Never destroyed: records may view a name during static destruction.
-  static auto* mutex = new std::mutex;
   static auto* names = new std::deque<std::string>;
-  std::scoped_lock lock(*mutex);
   names->emplace_back(name);
   g_process_name.store(&names->back(), std::memory_order_release);
 }
