@@ -15,6 +15,8 @@ void add_handler_classes(ClassRegistry& classes) {
   handlers::detail::add_stream_classes(classes);
   handlers::detail::add_file_classes(classes);
   handlers::detail::add_smtp_classes(classes);
+  handlers::detail::add_syslog_classes(classes);
+  handlers::detail::add_journal_classes(classes);
 }
 
 }  // namespace
