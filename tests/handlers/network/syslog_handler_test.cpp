@@ -479,6 +479,86 @@ TEST(SysLogRestartTest, RsyslogdRestartMidRunLosesNothingOverTcp) {
   EXPECT_EQ(reports.texts().size(), 1u);
 }
 
+// The numbers of the complete octet-counted frames in `bytes` whose MSG is
+// "record N ..."; a frame cut short at the end is left out.
+std::vector<int> frame_numbers(std::string_view bytes) {
+  std::vector<int> out;
+  while (!bytes.empty()) {
+    const std::size_t sp = bytes.find(' ');
+    if (sp == std::string_view::npos) break;
+    const std::size_t len = std::stoul(std::string(bytes.substr(0, sp)));
+    if (bytes.size() < sp + 1 + len) break;
+    const std::string_view frame = bytes.substr(sp + 1, len);
+    const std::size_t at = frame.find("record ");
+    out.push_back(std::stoi(std::string(frame.substr(at + 7, 4))));
+    bytes.remove_prefix(sp + 1 + len);
+  }
+  return out;
+}
+
+TEST(SysLogResendTest, BrokenConnectionResendsFromTheFirstUnacknowledgedRecord) {
+  // A collector that stops reading: its receive window closes, so part of
+  // what the handler wrote is acknowledged (in the collector's socket
+  // buffer) and the rest is not (in the handler's). The collector then
+  // looks at what it has without taking it (MSG_PEEK keeps the window
+  // shut), and resets the connection. The handler must start the next
+  // connection with the first record the collector did not have whole.
+  test::LoopbackSocket listener(SOCK_STREAM);
+  const int small = 16 * 1024;
+  ::setsockopt(listener.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  auto o = rfc_options(listener.port(), SysLogHandler::Transport::kTcp);
+  o.app_name = "resend";
+  o.write_timeout = std::chrono::milliseconds(20);
+  o.initial_backoff = std::chrono::milliseconds(1);
+  o.max_backoff = std::chrono::milliseconds(1);
+  test::ErrorReports reports;
+  SysLogHandler h(o);
+  const std::string pad(1000, '.');
+  const int n = 200;
+  std::vector<std::unique_ptr<Record>> records;
+  for (int i = 0; i <= n; ++i)
+    records.push_back(std::make_unique<Record>(fmt::format("record {:04} {}", i, pad)));
+  for (int i = 0; i < n; ++i) h.handle(records[static_cast<std::size_t>(i)]->r);
+
+  const int first = ::accept4(listener.fd(), nullptr, nullptr, SOCK_CLOEXEC);
+  ASSERT_GE(first, 0);
+  std::string seen(1 << 20, '\0');
+  const ssize_t peeked = ::recv(first, seen.data(), seen.size(), MSG_PEEK | MSG_DONTWAIT);
+  ASSERT_GT(peeked, 0);
+  seen.resize(static_cast<std::size_t>(peeked));
+  const std::vector<int> had = frame_numbers(seen);
+  ASSERT_LT(had.size(), static_cast<std::size_t>(n)) << "the window never closed";
+  const linger reset{1, 0};
+  ::setsockopt(first, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+  ::close(first);  // RST: what it held is gone with it
+
+  h.handle(records[static_cast<std::size_t>(n)]->r);  // meets the reset
+  std::string second_bytes;
+  int second = -1;
+  ASSERT_TRUE(test::wait_until([&] {
+    h.flush();  // reconnects once the back-off passed, then writes as the window allows
+    if (second < 0) {
+      pollfd p{listener.fd(), POLLIN, 0};
+      if (::poll(&p, 1, 0) == 1) second = ::accept4(listener.fd(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      return false;
+    }
+    char buf[65536];
+    for (ssize_t r; (r = ::recv(second, buf, sizeof buf, 0)) > 0;)
+      second_bytes.append(buf, static_cast<std::size_t>(r));
+    const auto got = frame_numbers(second_bytes);
+    return !got.empty() && got.back() == n;
+  }));
+  ::close(second);
+  const std::vector<int> resent = frame_numbers(second_bytes);
+  std::vector<int> expected;
+  for (int i = static_cast<int>(had.size()); i <= n; ++i) expected.push_back(i);
+  EXPECT_EQ(resent, expected);  // from the first record it lacked, nothing skipped, nothing twice
+  for (std::size_t i = 0; i < had.size(); ++i) EXPECT_EQ(had[i], static_cast<int>(i));
+  EXPECT_GT(h.resent(), 0u);
+  EXPECT_EQ(h.connections(), 2u);
+  EXPECT_EQ(h.dropped(), 0u);
+}
+
 TEST(SysLogFaultTest, UnreachableCollectorIsReportedOncePerOutage) {
   const std::uint16_t port = test::free_port(SOCK_STREAM);
   auto o = rfc_options(port, SysLogHandler::Transport::kTcp);
