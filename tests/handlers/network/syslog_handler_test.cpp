@@ -388,6 +388,22 @@ TEST_F(RsyslogTest, UdpMessageCutAtAUtf8Boundary) {
   EXPECT_EQ(got2[1].msg, expected + "ż");
 }
 
+TEST_F(RsyslogTest, OversizeDatagramIsReportedAndCounted) {
+  auto o = rfc_options(server_->udp_port(), SysLogHandler::Transport::kUdp);
+  o.app_name = "oversize";
+  test::ErrorReports reports;
+  SysLogHandler h(o);
+  Record huge(std::string(70000, 'x'));  // more than a UDP datagram holds
+  h.handle(huge.r);
+  Record after("the next one goes");
+  h.handle(after.r);
+  EXPECT_THAT(msgs(wait_app("oversize", 1)), ElementsAre("the next one goes"));
+  EXPECT_EQ(h.dropped(), 1u);
+  EXPECT_EQ(h.error_count(), 1u);
+  ASSERT_EQ(reports.texts().size(), 1u);
+  EXPECT_THAT(reports.texts()[0], HasSubstr("message too long for a datagram"));
+}
+
 TEST_F(RsyslogTest, BadInputIsMappedNotDropped) {
   auto o = rfc_options(server_->tcp_port(), SysLogHandler::Transport::kTcp);
   o.hostname = "my host";

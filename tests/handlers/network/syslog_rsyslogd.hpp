@@ -11,15 +11,18 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -123,27 +126,24 @@ inline std::string read_connection(const LoopbackSocket& listener,
   return out;
 }
 
-// Runs a program (argv[0] a path) with stdout and stderr into `log`;
-// returns its pid. The child dies with the test process.
+// Runs a program (args[0] a path) with stdout and stderr appended to
+// `log`; returns its pid. posix_spawn, not fork: a fork would run offhand's
+// fork handlers (they restart proxy threads in the child), which a
+// ThreadSanitizer build forbids. util-linux's setpriv makes the child die
+// with the test process.
 inline pid_t spawn(std::vector<std::string> args, const std::string& log) {
+  args.insert(args.begin(), {"/usr/bin/setpriv", "--pdeathsig", "KILL", "--"});
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    // Only async-signal-safe calls until exec: the test process has threads.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (out >= 0) {
-      ::dup2(out, 1);
-      ::dup2(out, 2);
-    }
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  if (pid < 0) throw std::runtime_error("fork failed");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t pid = -1;
+  const int rc = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error(std::string("posix_spawn failed: ") + std::strerror(rc));
   return pid;
 }
 
@@ -277,6 +277,20 @@ class Rsyslogd {
     return out;
   }
 
+  // Lines written so far, probes included; reads only what is new since
+  // the last call (for a benchmark's millions of lines).
+  std::size_t lines() const {
+    std::ifstream in(out_file(), std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(counted_bytes_));
+    char buf[1 << 16];
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+      const auto n = static_cast<std::size_t>(in.gcount());
+      counted_lines_ += static_cast<std::size_t>(std::count(buf, buf + n, '\n'));
+      counted_bytes_ += n;
+    }
+    return counted_lines_;
+  }
+
   // Waits until `n` messages were written (true), or 20 s.
   bool wait_for(std::size_t n) const {
     return wait_until([&] { return messages().size() >= n; });
@@ -307,25 +321,28 @@ class Rsyslogd {
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     const std::string probe = "<13>1 - - offhand-probe - - - ready?";
     const std::size_t before = read_file(out_file()).size();
+    int status = 0;
+    bool died = false;
     const bool ready = wait_until([&] {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) != 0) return true;  // died: reported below
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) return died = true;
       if (read_file(out_file()).size() == before)
         ::sendto(udp, probe.data(), probe.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
       return read_file(out_file()).size() > before && accepts(tcp_port_) && accepts(tls_port_);
     });
     ::close(udp);
-    int status = 0;
-    if (!ready || ::waitpid(pid_, &status, WNOHANG) != 0) {
-      const std::string why = log();
+    if (died) pid_ = -1;
+    if (!ready || died) {
       stop();
-      throw std::runtime_error("rsyslogd did not start: " + why);
+      throw std::runtime_error(fmt::format("rsyslogd did not start ({}): {}",
+                                           died ? fmt::format("exit status {:#x}", status) : "timed out",
+                                           log()));
     }
   }
 
   TempDir dir_;
   std::uint16_t udp_port_ = 0, tcp_port_ = 0, tls_port_ = 0;
   pid_t pid_ = -1;
+  mutable std::size_t counted_bytes_ = 0, counted_lines_ = 0;
 };
 
 }  // namespace offhand::test
