@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "severity.hpp"
+
 namespace offhand::handlers {
 namespace {
 
@@ -19,14 +21,6 @@ namespace {
 constexpr std::array<std::string_view, 9> kOwnNames{
     "MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "CODE_FILE", "CODE_LINE",
     "CODE_FUNC", "THREAD_NAME", "TID", "LOGGER"};
-
-int priority(int level) {
-  if (level >= level::kCritical) return 2;
-  if (level >= level::kError) return 3;
-  if (level >= level::kWarning) return 4;
-  if (level >= level::kInfo) return 6;
-  return 7;
-}
 
 void append_value(std::string& out, const FieldValue& value) {
   std::visit(
@@ -69,7 +63,7 @@ std::vector<std::string> JournalHandler::entry(const LogRecord& record, std::str
   std::vector<std::string> out;
   out.reserve(9 + record.fields.size() + record.bound.size() + record.context.size());
   out.push_back(fmt::format("MESSAGE={}", message));
-  out.push_back(fmt::format("PRIORITY={}", priority(record.levelno)));
+  out.push_back(fmt::format("PRIORITY={}", detail::syslog_severity(record.levelno)));
   out.push_back(fmt::format("SYSLOG_IDENTIFIER={}", identifier));
   out.push_back(fmt::format("CODE_FILE={}", record.pathname));
   out.push_back(fmt::format("CODE_LINE={}", record.lineno));

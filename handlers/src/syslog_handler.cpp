@@ -21,6 +21,7 @@
 #include <offhand/error.hpp>
 
 #include "collector_stream.hpp"
+#include "severity.hpp"
 #include "utf8.hpp"
 
 namespace offhand::handlers {
@@ -72,15 +73,6 @@ void append_field_value(std::string& out, const FieldValue& value) {
         else fmt::format_to(std::back_inserter(out), "{}", v);
       },
       value.storage());
-}
-
-// Severity from the level number, for the RFC formats.
-int severity(int level) {
-  if (level >= level::kCritical) return 2;
-  if (level >= level::kError) return 3;
-  if (level >= level::kWarning) return 4;
-  if (level >= level::kInfo) return 6;
-  return 7;
 }
 
 std::string default_hostname() {
@@ -226,7 +218,7 @@ void SysLogHandler::compose(const LogRecord& record) {
     if (options_.append_nul) message_ += '\0';
     return;
   }
-  const int pri = (options_.facility << 3) | severity(record.levelno);
+  const int pri = (options_.facility << 3) | detail::syslog_severity(record.levelno);
   const offhand::detail::TimeSplit t(record.time);
   const std::time_t secs = static_cast<std::time_t>(t.seconds);
   std::tm tm{};

@@ -55,10 +55,10 @@ namespace offhand {
 //       "ext://logging.handlers.SysLogHandler.LOG_LOCAL0"), socktype (null,
 //       "ext://socket.SOCK_DGRAM" or "ext://socket.SOCK_STREAM", or 2 and 1),
 //       "." with ident and append_nul (default true). Python's priority map.
-//       Differs from Python on purpose: a TCP collector that is down at
-//       configuration is no error (Python's constructor raises); records
-//       wait, with the reconnection of offhand.SysLogHandler, whose
-//       timeout and back-off keys this class does not take (defaults).
+//       Differs from Python on purpose over TCP: a collector that is down
+//       at configuration is no error (Python's constructor raises), and a
+//       broken connection is made again (Python's stays broken); records
+//       wait meanwhile, as with offhand.SysLogHandler's defaults.
 //   offhand.SysLogHandler
 //       address as above; transport "udp" (default for ["host", port]),
 //       "tcp", "tls", "unix" (default for a path; datagram, falling back to
