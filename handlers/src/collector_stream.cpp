@@ -6,6 +6,7 @@
 #include <linux/sockios.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -17,6 +18,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -162,28 +164,28 @@ CollectorStream::CollectorStream(Options options) : options_(std::move(options))
 CollectorStream::~CollectorStream() { disconnect(); }
 
 bool CollectorStream::append(std::string_view record) {
-  if (data_.size() + record.size() > options_.max_pending_bytes) {
+  if (held() + record.size() > options_.max_pending_bytes) {
     ++dropped_total_;
     ++dropped_in_episode_;
     if (!troubled_) {
       troubled_ = true;
       report_ = fmt::format("{}: {} bytes pending, the limit: dropping records until the collector takes them",
-                            description_, data_.size());
+                            description_, held());
     }
     return false;
   }
   data_.append(record);
-  ends_.push_back(base_ + data_.size());
+  ends_.push_back(base_ + held());
   return true;
 }
 
 CollectorStream::Outcome CollectorStream::send() {
   Outcome out;
   const auto now = Clock::now();
-  const std::uint64_t end = base_ + data_.size();
+  const std::uint64_t end = base_ + held();
   try {
     if (fd_ < 0) {
-      if (sent_ == end && data_.empty()) {
+      if (held() == 0) {
         out.all_written = true;
         return out;
       }
@@ -196,9 +198,11 @@ CollectorStream::Outcome CollectorStream::send() {
       check_peer();
     }
     const auto deadline = stalled_ ? now : now + options_.write_timeout;
-    SigpipeGuard guard;
+    // Plain sockets write with MSG_NOSIGNAL; only OpenSSL needs the guard.
+    std::optional<SigpipeGuard> guard;
+    if (tls_) guard.emplace();
     while (sent_ < end) {
-      const std::size_t n = write_some(data_.data() + (sent_ - base_),
+      const std::size_t n = write_some(data_.data() + head_ + (sent_ - base_),
                                        std::min<std::uint64_t>(end - sent_, kMaxChunk), deadline);
       if (n == 0) {
         stalled_ = true;
@@ -208,7 +212,12 @@ CollectorStream::Outcome CollectorStream::send() {
       sent_ += n;
       marks_.emplace_back(sent_, wire_written());
     }
-    release_acknowledged();
+    // Asking the kernel what was acknowledged costs a system call: once per
+    // chunk of records written, or at once while a recovery is awaited.
+    if (troubled_ || sent_ >= checked_ + kMaxChunk) {
+      release_acknowledged();
+      checked_ = sent_;
+    }
     backoff_ = std::chrono::milliseconds(0);
   } catch (const std::exception& e) {
     fail();
@@ -226,7 +235,7 @@ CollectorStream::Outcome CollectorStream::send() {
   out.all_written = sent_ == end;
   // Recovered once the peer acknowledged everything: a collector that
   // merely let its socket buffers fill again has not caught up.
-  if (troubled_ && data_.empty()) {
+  if (troubled_ && held() == 0) {
     troubled_ = false;
     if (dropped_in_episode_ > 0)
       report_ = fmt::format("{}: the collector takes records again; {} records were dropped meanwhile",
@@ -243,7 +252,8 @@ std::size_t CollectorStream::linger(std::string& report) {
   for (;;) {
     Outcome out = send();
     if (!out.report.empty()) report = std::move(out.report);
-    if (data_.empty() || fd_ < 0 || Clock::now() >= deadline) return data_.size();
+    release_acknowledged();
+    if (held() == 0 || fd_ < 0 || Clock::now() >= deadline) return held();
     // Acknowledgements come on the peer's schedule: look again shortly.
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
@@ -297,6 +307,9 @@ void CollectorStream::connect() {
     if (fd < 0) throw_errno(err, "cannot connect");
     const int on = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    // Records go out in whole batches already; Nagle would only hold the
+    // tail of a batch back until the previous one is acknowledged.
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
   }
   fd_ = fd;
 #if OFFHAND_HAS_TLS
@@ -336,6 +349,7 @@ void CollectorStream::connect() {
 #endif
   ++connections_;
   sent_ = base_;
+  checked_ = base_;
   acked_ = base_;
   marks_.clear();
   plain_written_ = 0;
@@ -411,8 +425,14 @@ void CollectorStream::release_acknowledged() {
     ends_.pop_front();
   }
   if (cut > base_) {
-    data_.erase(0, cut - base_);
+    head_ += cut - base_;
     base_ = cut;
+    // Released bytes are cut off the front only once they are the larger
+    // part: erasing a little at a time would move megabytes in flight.
+    if (head_ >= kMaxChunk && head_ >= data_.size() / 2) {
+      data_.erase(0, head_);
+      head_ = 0;
+    }
   }
 }
 
@@ -446,6 +466,7 @@ void CollectorStream::disconnect() noexcept {
     fd_ = -1;
   }
   sent_ = base_;
+  checked_ = base_;
   acked_ = base_;
   marks_.clear();
   plain_written_ = 0;

@@ -84,7 +84,7 @@ class CollectorStream {
   std::uint64_t dropped() const noexcept { return dropped_total_; }
   std::uint64_t resent() const noexcept { return resent_total_; }     // records sent again
   std::uint64_t connections() const noexcept { return connections_; } // successful connects
-  std::size_t pending_bytes() const noexcept { return data_.size(); }
+  std::size_t pending_bytes() const noexcept { return held(); }
   // "tcp 127.0.0.1:514", "tls host:6514", "unix /dev/log".
   const std::string& describe() const noexcept { return description_; }
 
@@ -104,13 +104,17 @@ class CollectorStream {
   std::unique_ptr<Tls> tls_;
   int fd_ = -1;
 
-  // data_ holds the bytes from stream position base_ on: acknowledged-but-
+  std::size_t held() const noexcept { return data_.size() - head_; }
+
+  // data_[head_...] holds the bytes from stream position base_ on: acknowledged-but-
   // not-yet-released, sent-unacknowledged, then unsent. Positions are
   // absolute byte counts of the stream since the object was made.
   std::string data_;
+  std::size_t head_ = 0;                  // released bytes at data_'s front
   std::uint64_t base_ = 0;
   std::uint64_t sent_ = 0;                // position sent up to on this connection
   std::uint64_t acked_ = 0;               // position the peer acknowledged
+  std::uint64_t checked_ = 0;             // sent_ when acknowledgements were last asked
   std::deque<std::uint64_t> ends_;        // end positions of the records in data_
   // (stream position, wire bytes written on this connection) after each
   // write: the peer has the records up to the position once it
