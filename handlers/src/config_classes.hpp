@@ -17,6 +17,9 @@ void add_memory_classes(ClassRegistry& classes);  // memory_config.cpp
 // smtp_config.cpp, or smtp_config_none.cpp in a build without libcurl
 // (the names are then known and rejected with the reason).
 void add_smtp_classes(ClassRegistry& classes);
+void add_syslog_classes(ClassRegistry& classes);   // syslog_config.cpp
+// journal_config.cpp, or journal_config_none.cpp without libsystemd.
+void add_journal_classes(ClassRegistry& classes);
 
 // File permissions: an integer, or an octal string as chmod reads it
 // ("0640", "0o640"); at most 0777.

@@ -17,6 +17,8 @@ void add_handler_classes(ClassRegistry& classes) {
   handlers::detail::add_offlog_classes(classes);
   handlers::detail::add_memory_classes(classes);
   handlers::detail::add_smtp_classes(classes);
+  handlers::detail::add_syslog_classes(classes);
+  handlers::detail::add_journal_classes(classes);
 }
 
 }  // namespace

@@ -15,8 +15,12 @@
 
 #include <offhand/error.hpp>
 
+#include "utf8.hpp"
+
 namespace offhand::handlers {
 namespace {
+
+using detail::decode_utf8;
 
 // ---- libcurl, process-wide ------------------------------------------------
 
@@ -31,36 +35,6 @@ void init_curl() {
 }
 
 // ---- text -----------------------------------------------------------------
-
-// Decodes one UTF-8 sequence at s[i]; returns its length and stores the code
-// point, or returns 0 for an invalid sequence (overlong, surrogate, beyond
-// U+10FFFF, truncated).
-std::size_t decode_utf8(std::string_view s, std::size_t i, char32_t& cp) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  if (b0 < 0x80) {
-    cp = b0;
-    return 1;
-  }
-  std::size_t len;
-  char32_t min;
-  if ((b0 & 0xE0) == 0xC0) {
-    len = 2, cp = b0 & 0x1F, min = 0x80;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    len = 3, cp = b0 & 0x0F, min = 0x800;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    len = 4, cp = b0 & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) return 0;
-  for (std::size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
 
 bool is_control(char32_t cp) { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
 

@@ -72,6 +72,33 @@ namespace offhand {
 //       target (a handler id, required), level (default ERROR), window,
 //       interval, target_flush_interval (seconds), max_mails_per_interval,
 //       max_records_in_digest, timer
+//   logging.handlers.SysLogHandler
+//       Python's bytes on the wire: address (["host", port], default
+//       ["localhost", 514]; or a Unix socket path such as "/dev/log"),
+//       facility (a name such as "local0", a number 0 to 23, or
+//       "ext://logging.handlers.SysLogHandler.LOG_LOCAL0"), socktype (null,
+//       "ext://socket.SOCK_DGRAM" or "ext://socket.SOCK_STREAM", or 2 and 1),
+//       "." with ident and append_nul (default true). Python's priority map.
+//       Differs from Python on purpose over TCP: a collector that is down
+//       at configuration is no error (Python's constructor raises), and a
+//       broken connection is made again (Python's stays broken); records
+//       wait meanwhile, as with offhand.SysLogHandler's defaults.
+//   offhand.SysLogHandler
+//       address as above; transport "udp" (default for ["host", port]),
+//       "tcp", "tls", "unix" (default for a path; datagram, falling back to
+//       stream) or "unix-stream"; format "rfc5424" (default), "rfc3164" or
+//       "python"; framing "octet-counting" (default) or "lf" (TCP, TLS);
+//       facility; hostname, app_name, procid, msgid (defaults: the host's
+//       name, the program's name, the pid, "-"); sd_id (default
+//       "fields@32473"; "" sends no structured data); utc (default false);
+//       max_message_bytes (datagrams; 0, the default: not cut); ident and
+//       append_nul (format "python"); tls_verify (default true), ca_file,
+//       cert_file, key_file, server_name; connect_timeout, write_timeout,
+//       initial_backoff, max_backoff (seconds: 5, 5, 1, 30);
+//       max_pending_bytes (default 4 MiB)
+//   offhand.JournalHandler (when offhand/config.hpp says OFFHAND_HAS_JOURNAL;
+//   otherwise the name is known and rejected)
+//       identifier (SYSLOG_IDENTIFIER; default the program's name)
 //   offhand.ProxyHandler, logging.handlers.QueueHandler (Python 3.12)
 //       handlers (ids of the handlers it wraps, built before it; required),
 //       capacity, overflow ("block", "drop_newest", "level_aware",

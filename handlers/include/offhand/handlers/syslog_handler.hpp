@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: MIT
+// SysLogHandler: records to a syslog collector (rsyslog, syslog-ng, a local
+// syslogd), as Python's logging.handlers.SysLogHandler writes them or as
+// RFC 5424 / RFC 3164 messages, over UDP, TCP, TLS (RFC 5425) or a Unix
+// socket.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <offhand/handler.hpp>
+
+namespace offhand::handlers {
+
+namespace detail {
+class CollectorStream;  // handlers/src/collector_stream.hpp
+}  // namespace detail
+
+// Sends each record as one syslog message. emit() runs under the handler's
+// mutex, on the thread that logs or, behind a ProxyHandler (where a network
+// handler belongs), on the proxy's consumer thread.
+//
+// Formats:
+// - kPython: CPython's bytes exactly: "<PRI>" + ident + the formatted record
+//   + NUL (append_nul), PRI from Python's priority map (the level *name*:
+//   DEBUG debug, INFO info, WARNING warning, ERROR error, CRITICAL critical,
+//   any other name warning). Over a stream, no framing (Python's).
+// - kRfc5424: "<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG" with a
+//   local (or UTC) timestamp to the microsecond with its offset, the
+//   record's fields (the call's, the bound ones, the context's) as the
+//   parameters of one SD-ELEMENT (sd_id), and the formatted record as a
+//   BOM-less UTF-8 MSG.
+// - kRfc3164: "<PRI>Mmm dd hh:mm:ss HOSTNAME TAG[PID]: MSG".
+// In both RFC formats the severity comes from the level number (CRITICAL and
+// above 2, ERROR 3, WARNING 4, INFO 6, below INFO 7), so custom levels take
+// the standard level below them; header fields are cut to the RFC's
+// lengths with anything but printable ASCII (spaces too) turned into '_';
+// parameter names likewise ('=', ']' and '"' too); parameter values escape
+// '"', '\' and ']'; invalid UTF-8 in MSG or values becomes U+FFFD.
+//
+// Transports: UDP (one datagram a message, cut to max_message_bytes at a
+// UTF-8 boundary), a Unix socket (datagram, or stream when the socket is
+// one, as Python tries them), TCP and TLS (framed by octet counting, RFC
+// 6587's, or by LF, which turns the message's LFs into spaces). Stream
+// transports go through a connection that reconnects with back-off
+// (initial_backoff, doubling up to max_backoff), holds up to
+// max_pending_bytes of records meanwhile (more are dropped and counted),
+// never waits longer than connect_timeout + write_timeout in one emit, and
+// after a broken connection resends from the first record the collector's
+// TCP had not acknowledged. A failure is reported (handle_error) once when
+// it starts, not per record, and once more on recovery if records were
+// dropped meanwhile.
+class SysLogHandler final : public Handler {
+ public:
+  enum class Format { kPython, kRfc5424, kRfc3164 };
+  enum class Transport { kUdp, kTcp, kTls, kUnix };
+  enum class Framing { kOctetCounting, kLf, kNone };
+
+  struct Options {
+    Format format = Format::kRfc5424;
+    Transport transport = Transport::kUdp;
+    std::string host = "localhost";
+    std::uint16_t port = 514;
+    std::string unix_path;         // kUnix: "/dev/log"
+    // kUnix: false tries a datagram socket first and a stream one when the
+    // path is not a datagram socket (Python's socktype None); true: stream.
+    bool unix_stream = false;
+    int facility = 1;              // user; 0 to 23
+    // Stream framing; kPython always sends unframed (its NUL ends a record).
+    Framing framing = Framing::kOctetCounting;
+
+    // kPython: prepended to each message, and its terminating NUL.
+    std::string ident;
+    bool append_nul = true;
+
+    // RFC header fields. Empty: the host's name, the program's name, the
+    // process id; msgid empty is "-" (RFC 5424 only).
+    std::string hostname;
+    std::string app_name;
+    std::string procid;
+    std::string msgid;
+    // The SD-ID carrying the record's fields (RFC 5424); empty: none sent.
+    // 32473 is the enterprise number RFC 5612 reserves for examples.
+    std::string sd_id = "fields@32473";
+    bool utc = false;              // RFC timestamps in UTC, not local time
+
+    // UDP and Unix datagrams are cut to this many bytes (0: not cut, as
+    // Python; then a message too large for a datagram fails, reported).
+    std::size_t max_message_bytes = 0;
+
+    // TLS (RFC 5425): verification is on unless turned off.
+    bool tls_verify = true;
+    std::string ca_file;           // PEM; empty: the system's CAs
+    std::string cert_file;         // client certificate, optional
+    std::string key_file;
+    std::string server_name;       // default: host
+
+    std::chrono::milliseconds connect_timeout{5000};
+    std::chrono::milliseconds write_timeout{5000};
+    std::chrono::milliseconds initial_backoff{1000};
+    std::chrono::milliseconds max_backoff{30000};
+    std::size_t max_pending_bytes = 4 << 20;
+  };
+
+  // Checks the options (ConfigError naming the bad one) and makes the
+  // socket; a stream connection is made at the first record, so a collector
+  // that is not up yet is no error here.
+  explicit SysLogHandler(Options options);
+  ~SysLogHandler() override;
+
+  // Records dropped because the collector could not take them (stream
+  // transports: the pending buffer was full); records sent a second time
+  // after a broken connection; successful connections made.
+  std::uint64_t dropped() const;
+  std::uint64_t resent() const;
+  std::uint64_t connections() const;
+
+  // Python's priority name for a level name ("WARNING" -> "warning"), and
+  // facility names ("local0" -> 16); -1 for an unknown name.
+  static int python_priority(std::string_view levelname);
+  static int facility_number(std::string_view name);
+
+ protected:
+  void emit(const LogRecord& record) override;
+  void emit_batch(std::span<const LogRecord* const> records) override;
+  void on_flush() override;
+  void on_close() override;
+
+ private:
+  void compose(const LogRecord& record);  // the message into message_
+  void send_datagram(const LogRecord& record);
+  void connect_unix();
+  void pump();                           // stream: send, report trouble
+
+  const Options options_;
+  std::string hostname_, app_name_, procid_, msgid_;  // cleaned header fields
+  int udp_fd_ = -1;                                    // guarded by the handler's mutex
+  std::string udp_address_;                            // the sockaddr UDP sends to
+  std::unique_ptr<detail::CollectorStream> stream_;    // guarded by the handler's mutex
+  std::string message_;                                 // scratch, guarded likewise
+  std::string framed_;
+  int unix_fd_ = -1;                                   // kUnix datagram socket, likewise
+  bool datagram_failing_ = false;                      // guarded likewise
+  std::uint64_t dropped_in_outage_ = 0;                // guarded likewise
+  // Copies of the counters for other threads to read.
+  std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> resent_{0};
+  std::atomic<std::uint64_t> connections_{0};
+};
+
+}  // namespace offhand::handlers

@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: MIT
+#include "collector_stream.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <optional>
+#include <stdexcept>
+#include <system_error>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "config.hpp"  // generated: OFFHAND_HAS_TLS
+
+#if OFFHAND_HAS_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#endif
+
+namespace offhand::handlers::detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Largest chunk handed to one write: the granularity of acknowledgement.
+constexpr std::size_t kMaxChunk = 64 * 1024;
+
+[[noreturn]] void throw_errno(int err, const std::string& what) {
+  throw std::system_error(err, std::generic_category(), what);
+}
+
+// Waits until `fd` is ready for `events` or `deadline` passes (false).
+bool wait_for(int fd, short events, Clock::time_point deadline) {
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    pollfd p{fd, events, 0};
+    const int r = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(0, left.count())));
+    if (r > 0) return true;
+    if (r == 0) return false;
+    if (errno != EINTR) throw_errno(errno, "poll");
+  }
+}
+
+// Blocks SIGPIPE in this thread while alive, and discards one raised
+// meanwhile: a write to a connection the peer reset must fail with EPIPE,
+// not kill the program (OpenSSL writes with write(2), which has no
+// MSG_NOSIGNAL).
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe, &old_);
+  }
+  ~SigpipeGuard() {
+    if (!was_pending_) {
+      sigset_t pipe;
+      sigemptyset(&pipe);
+      sigaddset(&pipe, SIGPIPE);
+      const timespec zero{0, 0};
+      while (sigtimedwait(&pipe, nullptr, &zero) > 0) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  sigset_t old_;
+  bool was_pending_ = false;
+};
+
+#if OFFHAND_HAS_TLS
+// The reasons OpenSSL queued for this thread, emptying its queue.
+std::string ssl_errors() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out.empty() ? "unknown TLS error" : out;
+}
+#endif
+
+}  // namespace
+
+#if OFFHAND_HAS_TLS
+struct CollectorStream::Tls {
+  SSL_CTX* ctx = nullptr;
+  SSL* ssl = nullptr;
+  ~Tls() {
+    if (ssl != nullptr) SSL_free(ssl);
+    if (ctx != nullptr) SSL_CTX_free(ctx);
+  }
+};
+#else
+struct CollectorStream::Tls {};
+#endif
+
+CollectorStream::CollectorStream(Options options) : options_(std::move(options)) {
+  if (options_.unix_path.empty()) {
+    if (options_.host.empty()) throw std::invalid_argument("host: must not be empty");
+    if (options_.port == 0) throw std::invalid_argument("port: must be 1 to 65535");
+    description_ = fmt::format("{} {}:{}", options_.tls ? "tls" : "tcp", options_.host, options_.port);
+  } else {
+    if (options_.tls) throw std::invalid_argument("tls: not over a Unix socket");
+    if (options_.unix_path.size() >= sizeof(sockaddr_un{}.sun_path))
+      throw std::invalid_argument("address: Unix socket path too long");
+    description_ = "unix " + options_.unix_path;
+  }
+  if (options_.initial_backoff.count() < 0 || options_.max_backoff < options_.initial_backoff)
+    throw std::invalid_argument("max_backoff: must be at least initial_backoff");
+  if (options_.tls) {
+#if OFFHAND_HAS_TLS
+    tls_ = std::make_unique<Tls>();
+    tls_->ctx = SSL_CTX_new(TLS_client_method());
+    if (tls_->ctx == nullptr) throw std::runtime_error("TLS: " + ssl_errors());
+    SSL_CTX_set_min_proto_version(tls_->ctx, TLS1_2_VERSION);
+    // Partial writes: a write that times out is retried later with the
+    // same bytes, possibly moved (the pending buffer grows meanwhile).
+    SSL_CTX_set_mode(tls_->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_verify(tls_->ctx, options_.tls_verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
+    const int loaded = options_.ca_file.empty()
+                           ? SSL_CTX_set_default_verify_paths(tls_->ctx)
+                           : SSL_CTX_load_verify_locations(tls_->ctx, options_.ca_file.c_str(), nullptr);
+    if (loaded != 1)
+      throw std::runtime_error(fmt::format("ca_file: cannot load '{}': {}", options_.ca_file, ssl_errors()));
+    if (!options_.cert_file.empty()) {
+      const std::string& key = options_.key_file.empty() ? options_.cert_file : options_.key_file;
+      if (SSL_CTX_use_certificate_chain_file(tls_->ctx, options_.cert_file.c_str()) != 1)
+        throw std::runtime_error(fmt::format("cert_file: cannot load '{}': {}", options_.cert_file, ssl_errors()));
+      if (SSL_CTX_use_PrivateKey_file(tls_->ctx, key.c_str(), SSL_FILETYPE_PEM) != 1)
+        throw std::runtime_error(fmt::format("key_file: cannot load '{}': {}", key, ssl_errors()));
+    }
+#else
+    throw std::invalid_argument("tls: this build of offhand has no TLS (OpenSSL was not found)");
+#endif
+  }
+}
+
+CollectorStream::~CollectorStream() { disconnect(); }
+
+bool CollectorStream::append(std::string_view record) {
+  if (held() + record.size() > options_.max_pending_bytes) {
+    ++dropped_total_;
+    ++dropped_in_episode_;
+    if (!troubled_) {
+      troubled_ = true;
+      report_ = fmt::format("{}: {} bytes pending, the limit: dropping records until the collector takes them",
+                            description_, held());
+    }
+    return false;
+  }
+  data_.append(record);
+  ends_.push_back(base_ + held());
+  return true;
+}
+
+CollectorStream::Outcome CollectorStream::send() {
+  Outcome out;
+  const auto now = Clock::now();
+  const std::uint64_t end = base_ + held();
+  try {
+    if (fd_ < 0) {
+      if (held() == 0) {
+        out.all_written = true;
+        return out;
+      }
+      if (now < next_attempt_) {
+        out.report = std::move(report_);
+        return out;
+      }
+      connect();
+    } else {
+      check_peer();
+    }
+    const auto deadline = stalled_ ? now : now + options_.write_timeout;
+    // Plain sockets write with MSG_NOSIGNAL; only OpenSSL needs the guard.
+    std::optional<SigpipeGuard> guard;
+    if (tls_) guard.emplace();
+    while (sent_ < end) {
+      const std::size_t n = write_some(data_.data() + head_ + (sent_ - base_),
+                                       std::min<std::uint64_t>(end - sent_, kMaxChunk), deadline);
+      if (n == 0) {
+        stalled_ = true;
+        break;
+      }
+      stalled_ = false;
+      sent_ += n;
+      marks_.emplace_back(sent_, wire_written());
+    }
+    // Asking the kernel what was acknowledged costs a system call: once per
+    // chunk of records written, or at once while a recovery is awaited.
+    if (troubled_ || sent_ >= checked_ + kMaxChunk) {
+      release_acknowledged();
+      checked_ = sent_;
+    }
+    backoff_ = std::chrono::milliseconds(0);
+  } catch (const std::exception& e) {
+    fail();
+    backoff_ = backoff_.count() == 0 ? options_.initial_backoff
+                                     : std::min(options_.max_backoff, backoff_ * 2);
+    next_attempt_ = now + backoff_;
+    if (!troubled_) {
+      troubled_ = true;
+      report_ = fmt::format("{}: {}", description_, e.what());
+    }
+    out.report = std::move(report_);
+    report_.clear();
+    return out;
+  }
+  out.all_written = sent_ == end;
+  // Recovered once the peer acknowledged everything: a collector that
+  // merely let its socket buffers fill again has not caught up.
+  if (troubled_ && held() == 0) {
+    troubled_ = false;
+    if (dropped_in_episode_ > 0)
+      report_ = fmt::format("{}: the collector takes records again; {} records were dropped meanwhile",
+                            description_, dropped_in_episode_);
+    dropped_in_episode_ = 0;
+  }
+  out.report = std::move(report_);
+  report_.clear();
+  return out;
+}
+
+std::size_t CollectorStream::linger(std::string& report) {
+  const auto deadline = Clock::now() + options_.write_timeout;
+  for (;;) {
+    Outcome out = send();
+    if (!out.report.empty()) report = std::move(out.report);
+    release_acknowledged();
+    if (held() == 0 || fd_ < 0 || Clock::now() >= deadline) return held();
+    // Acknowledgements come on the peer's schedule: look again shortly.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+void CollectorStream::connect() {
+  const auto deadline = Clock::now() + options_.connect_timeout;
+  int fd = -1;
+  if (!options_.unix_path.empty()) {
+    fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) throw_errno(errno, "socket");
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::memcpy(sa.sun_path, options_.unix_path.c_str(), options_.unix_path.size() + 1);
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) {
+      const int err = errno;
+      ::close(fd);
+      throw_errno(err, "cannot connect");
+    }
+  } else {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    const std::string port = std::to_string(options_.port);
+    if (int rc = ::getaddrinfo(options_.host.c_str(), port.c_str(), &hints, &res); rc != 0)
+      throw std::runtime_error(fmt::format("cannot resolve '{}': {}", options_.host, gai_strerror(rc)));
+    int err = 0;
+    for (addrinfo* ai = res; ai != nullptr && fd < 0; ai = ai->ai_next) {
+      fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+      if (fd < 0) {
+        err = errno;
+        continue;
+      }
+      if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        err = errno;
+        if (err == EINPROGRESS) {
+          err = ETIMEDOUT;
+          if (wait_for(fd, POLLOUT, deadline)) {
+            socklen_t len = sizeof err;
+            ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+          }
+        }
+        if (err != 0) {
+          ::close(fd);
+          fd = -1;
+        }
+      }
+    }
+    ::freeaddrinfo(res);
+    if (fd < 0) throw_errno(err, "cannot connect");
+    const int on = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    // Records go out in whole batches already; Nagle would only hold the
+    // tail of a batch back until the previous one is acknowledged.
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  }
+  fd_ = fd;
+#if OFFHAND_HAS_TLS
+  if (tls_) {
+    tls_->ssl = SSL_new(tls_->ctx);
+    if (tls_->ssl == nullptr || SSL_set_fd(tls_->ssl, fd_) != 1)
+      throw std::runtime_error("TLS: " + ssl_errors());
+    const std::string& name = options_.server_name.empty() ? options_.host : options_.server_name;
+    in6_addr scratch;
+    const bool is_ip = ::inet_pton(AF_INET, name.c_str(), &scratch) == 1 ||
+                       ::inet_pton(AF_INET6, name.c_str(), &scratch) == 1;
+    if (is_ip) {
+      if (options_.tls_verify && X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls_->ssl), name.c_str()) != 1)
+        throw std::runtime_error("TLS: " + ssl_errors());
+    } else {
+      SSL_set_tlsext_host_name(tls_->ssl, name.c_str());
+      if (options_.tls_verify && SSL_set1_host(tls_->ssl, name.c_str()) != 1)
+        throw std::runtime_error("TLS: " + ssl_errors());
+    }
+    SigpipeGuard guard;
+    for (;;) {
+      const int r = SSL_connect(tls_->ssl);
+      if (r == 1) break;
+      const int e = SSL_get_error(tls_->ssl, r);
+      if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) &&
+          wait_for(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline))
+        continue;
+      const long verify = SSL_get_verify_result(tls_->ssl);
+      if (verify != X509_V_OK)
+        throw std::runtime_error(fmt::format("TLS handshake: certificate verification failed: {}",
+                                             X509_verify_cert_error_string(verify)));
+      throw std::runtime_error(e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE
+                                   ? std::string("TLS handshake timed out")
+                                   : "TLS handshake: " + ssl_errors());
+    }
+  }
+#endif
+  ++connections_;
+  sent_ = base_;
+  checked_ = base_;
+  acked_ = base_;
+  marks_.clear();
+  plain_written_ = 0;
+  stalled_ = false;
+}
+
+std::size_t CollectorStream::write_some(const char* p, std::size_t n, Clock::time_point deadline) {
+  for (;;) {
+#if OFFHAND_HAS_TLS
+    if (tls_) {
+      ERR_clear_error();
+      const int r = SSL_write(tls_->ssl, p, static_cast<int>(n));
+      if (r > 0) return static_cast<std::size_t>(r);
+      const int e = SSL_get_error(tls_->ssl, r);
+      if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        if (!wait_for(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) return 0;
+        continue;
+      }
+      if (e == SSL_ERROR_SYSCALL && errno != 0) throw_errno(errno, "write");
+      throw std::runtime_error("TLS write: " + ssl_errors());
+    }
+#endif
+    const ssize_t r = ::send(fd_, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (r > 0) {
+      plain_written_ += static_cast<std::uint64_t>(r);
+      return static_cast<std::size_t>(r);
+    }
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (!wait_for(fd_, POLLOUT, deadline)) return 0;
+      continue;
+    }
+    throw_errno(r < 0 ? errno : EPIPE, "write");
+  }
+}
+
+void CollectorStream::check_peer() {
+  // A collector never writes to us (TLS aside: session tickets), so only a
+  // hang-up or an error is news: the peer restarted or went away, and what
+  // we would write now would be lost with the connection.
+  pollfd p{fd_, POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) <= 0) return;
+  if ((p.revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0) return;
+  int err = 0;
+  socklen_t len = sizeof err;
+  ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err != 0) throw_errno(err, "connection lost");
+  throw std::runtime_error("the collector closed the connection");
+}
+
+std::uint64_t CollectorStream::wire_written() const {
+#if OFFHAND_HAS_TLS
+  if (tls_ && tls_->ssl != nullptr) return BIO_number_written(SSL_get_wbio(tls_->ssl));
+#endif
+  return plain_written_;
+}
+
+void CollectorStream::release_acknowledged() {
+  if (fd_ < 0) return;
+  // SIOCOUTQ: for TCP, the bytes written that the peer has not
+  // acknowledged; for a Unix socket, those the peer has not read.
+  int outq = 0;
+  if (::ioctl(fd_, SIOCOUTQ, &outq) != 0) outq = 0;
+  const std::uint64_t written = wire_written();
+  const std::uint64_t acked_wire = written - std::min<std::uint64_t>(written, static_cast<std::uint64_t>(outq));
+  while (!marks_.empty() && marks_.front().second <= acked_wire) {
+    acked_ = marks_.front().first;
+    marks_.pop_front();
+  }
+  std::uint64_t cut = base_;
+  while (!ends_.empty() && ends_.front() <= acked_) {
+    cut = ends_.front();
+    ends_.pop_front();
+  }
+  if (cut > base_) {
+    head_ += cut - base_;
+    base_ = cut;
+    // Released bytes are cut off the front only once they are the larger
+    // part: erasing a little at a time would move megabytes in flight.
+    if (head_ >= kMaxChunk && head_ >= data_.size() / 2) {
+      data_.erase(0, head_);
+      head_ = 0;
+    }
+  }
+}
+
+void CollectorStream::fail() {
+  release_acknowledged();
+  // Every record still held was not acknowledged whole: the ones that had
+  // been (partly) written go again, from the start of the first.
+  std::uint64_t start = base_;
+  for (std::uint64_t e : ends_) {
+    if (start >= sent_) break;
+    ++resent_total_;
+    start = e;
+  }
+  disconnect();
+}
+
+void CollectorStream::disconnect() noexcept {
+#if OFFHAND_HAS_TLS
+  if (tls_ && tls_->ssl != nullptr) {
+    if (fd_ >= 0) {
+      SigpipeGuard guard;
+      SSL_shutdown(tls_->ssl);  // one attempt, non-blocking: a courtesy
+    }
+    SSL_free(tls_->ssl);
+    tls_->ssl = nullptr;
+    ERR_clear_error();
+  }
+#endif
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  sent_ = base_;
+  checked_ = base_;
+  acked_ = base_;
+  marks_.clear();
+  plain_written_ = 0;
+}
+
+}  // namespace offhand::handlers::detail

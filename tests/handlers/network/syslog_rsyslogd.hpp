@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: MIT
+// The syslog tests' fixtures: a real rsyslogd (Debian's) on 127.0.0.1 with
+// its own configuration, pid file and ports (UDP, TCP, TLS through its gtls
+// driver), writing every message it parsed as one JSON line of its header
+// fields; a CA and a server certificate made with openssl; small loopback
+// sockets the tests own. Every process is stopped when its object goes.
+#pragma once
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "support/temp_dir.hpp"
+
+namespace offhand::test {
+
+// Polls `done` every 10 ms until it holds (true) or `limit` passed (false).
+inline bool wait_until(const std::function<bool()>& done,
+                       std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+// A port of 127.0.0.1 that was free a moment ago (bound to port 0, then
+// released) for a server that cannot be told to pick one.
+inline std::uint16_t free_port(int type) {
+  const int fd = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    throw std::runtime_error("no free port");
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// A socket bound to 127.0.0.1 on a port of the kernel's choice (UDP, or a
+// TCP listener), closed with the object.
+class LoopbackSocket {
+ public:
+  explicit LoopbackSocket(int type) {
+    fd_ = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0 ||
+        (type == SOCK_STREAM && ::listen(fd_, 16) != 0))
+      throw std::runtime_error("cannot bind a loopback socket");
+    port_ = ntohs(a.sin_port);
+  }
+  ~LoopbackSocket() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  LoopbackSocket(const LoopbackSocket&) = delete;
+  LoopbackSocket& operator=(const LoopbackSocket&) = delete;
+  int fd() const { return fd_; }
+  std::uint16_t port() const { return port_; }
+
+  // The next datagram, or nullopt-like empty flag after `limit`.
+  bool receive(std::string& out, std::chrono::milliseconds limit = std::chrono::seconds(10)) const {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0) return false;
+    char buf[70000];
+    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n < 0) return false;
+    out.assign(buf, static_cast<std::size_t>(n));
+    return true;
+  }
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+// Everything a TCP connection sends until the peer closes it or `limit`
+// passes; accepts one connection from `listener` first.
+inline std::string read_connection(const LoopbackSocket& listener,
+                                   std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  pollfd p{listener.fd(), POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0) return {};
+  const int fd = ::accept4(listener.fd(), nullptr, nullptr, SOCK_CLOEXEC);
+  if (fd < 0) return {};
+  std::string out;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd c{fd, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&c, 1, static_cast<int>(left.count())) <= 0) break;
+    char buf[65536];
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+// Runs a program (args[0] a path) with stdout and stderr appended to
+// `log`; returns its pid. posix_spawn, not fork: a fork would run offhand's
+// fork handlers (they restart proxy threads in the child), which a
+// ThreadSanitizer build forbids. util-linux's setpriv makes the child die
+// with the test process.
+inline pid_t spawn(std::vector<std::string> args, const std::string& log) {
+  args.insert(args.begin(), {"/usr/bin/setpriv", "--pdeathsig", "KILL", "--"});
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t pid = -1;
+  const int rc = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error(std::string("posix_spawn failed: ") + std::strerror(rc));
+  return pid;
+}
+
+// SIGTERM, then SIGKILL after 5 s; reaps the process.
+inline void terminate(pid_t pid) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  if (!wait_until([&] { return ::waitpid(pid, &status, WNOHANG) != 0; }, std::chrono::seconds(5))) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+  }
+}
+
+// A CA and a server certificate for 127.0.0.1 and localhost it signed,
+// made by openssl in `dir`.
+struct TestPki {
+  std::string ca, ca_key, cert, key, other_ca;
+  static bool make(const TempDir& dir, TestPki& out) {
+    out.ca = dir.file("ca.pem");
+    out.ca_key = dir.file("ca.key");
+    out.cert = dir.file("server.pem");
+    out.key = dir.file("server.key");
+    out.other_ca = dir.file("other-ca.pem");
+    const std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    const std::string d = dir.path();
+    write_file(d + "/ext", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+    const std::string cmd = fmt::format(
+        "cd '{0}' && openssl req -x509 {1} -days 2 -subj /CN=offhand-test-ca -keyout ca.key -out ca.pem"
+        " && openssl req -x509 {1} -days 2 -subj /CN=other-ca -keyout other-ca.key -out other-ca.pem"
+        " && openssl req {1} -subj /CN=localhost -keyout server.key -out server.csr"
+        " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2"
+        " -extfile ext -out server.pem",
+        d, ec);
+    return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0;
+  }
+};
+
+// One message as rsyslogd parsed it.
+struct Parsed {
+  int facility = -1, severity = -1;
+  std::string timestamp, hostname, app_name, procid, msgid, sd, msg;
+};
+
+// rsyslogd on 127.0.0.1: imudp, imtcp (plain) and, with a TestPki, imtcp
+// over its gtls driver; every message it parsed goes to a file as one JSON
+// line. Started by the constructor, stopped by the destructor (and by
+// stop()); restart() keeps the ports and the file.
+class Rsyslogd {
+ public:
+  explicit Rsyslogd(const TestPki* pki = nullptr)
+      : udp_port_(free_port(SOCK_DGRAM)), tcp_port_(free_port(SOCK_STREAM)) {
+    if (pki != nullptr) tls_port_ = free_port(SOCK_STREAM);
+    std::string global = fmt::format(
+        "global(workDirectory=\"{}\" maxMessageSize=\"128k\" "
+        "parser.escapeControlCharactersOnReceive=\"off\"",
+        dir_.path());
+    if (pki != nullptr)
+      global += fmt::format(" defaultNetstreamDriverCAFile=\"{}\" defaultNetstreamDriverCertFile=\"{}\""
+                            " defaultNetstreamDriverKeyFile=\"{}\"",
+                            pki->ca, pki->cert, pki->key);
+    global += ")\n";
+    std::string conf = global +
+        "module(load=\"imudp\")\n"
+        "module(load=\"imtcp\" maxSessions=\"100\")\n" +
+        fmt::format("input(type=\"imudp\" address=\"127.0.0.1\" port=\"{}\")\n", udp_port_) +
+        fmt::format("input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{}\")\n", tcp_port_);
+    if (pki != nullptr)
+      conf += fmt::format(
+          "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{}\" streamDriver.name=\"gtls\" "
+          "streamDriver.mode=\"1\" streamDriver.authMode=\"anon\")\n",
+          tls_port_);
+    // One JSON object a line; format="json" escapes each value.
+    conf += "template(name=\"fields\" type=\"list\") {\n";
+    const char* props[][2] = {{"facility", "syslogfacility"}, {"severity", "syslogseverity"},
+                              {"timestamp", "timereported"},  {"hostname", "hostname"},
+                              {"app_name", "app-name"},        {"procid", "procid"},
+                              {"msgid", "msgid"},              {"sd", "structured-data"},
+                              {"msg", "msg"}};
+    bool first = true;
+    for (const auto& p : props) {
+      conf += fmt::format("  constant(value=\"{}\\\"{}\\\":\\\"\")\n", first ? "{" : "\\\",", p[0]);
+      conf += fmt::format("  property(name=\"{}\" format=\"json\"{})\n", p[1],
+                          std::string_view(p[0]) == "timestamp" ? " dateFormat=\"rfc3339\"" : "");
+      first = false;
+    }
+    conf += "  constant(value=\"\\\"}\\n\")\n}\n";
+    conf += fmt::format("action(type=\"omfile\" file=\"{}\" template=\"fields\")\n", out_file());
+    write_file(dir_.file("rsyslog.conf"), conf);
+    start();
+  }
+  ~Rsyslogd() { stop(); }
+  Rsyslogd(const Rsyslogd&) = delete;
+  Rsyslogd& operator=(const Rsyslogd&) = delete;
+
+  std::uint16_t udp_port() const { return udp_port_; }
+  std::uint16_t tcp_port() const { return tcp_port_; }
+  std::uint16_t tls_port() const { return tls_port_; }
+  std::string out_file() const { return dir_.file("out.jsonl"); }
+  std::string log() const { return read_file(dir_.file("rsyslogd.log")); }
+
+  void stop() {
+    terminate(pid_);
+    pid_ = -1;
+  }
+  void restart() {
+    stop();
+    start();
+  }
+
+  // Everything written so far but the readiness probes.
+  std::vector<Parsed> messages() const {
+    std::vector<Parsed> out;
+    const std::string text = read_file(out_file());
+    std::size_t at = 0;
+    for (std::size_t nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1) {
+      const auto j = nlohmann::json::parse(text.substr(at, nl - at));
+      Parsed p;
+      p.facility = std::stoi(j.at("facility").get<std::string>());
+      p.severity = std::stoi(j.at("severity").get<std::string>());
+      p.timestamp = j.at("timestamp").get<std::string>();
+      p.hostname = j.at("hostname").get<std::string>();
+      p.app_name = j.at("app_name").get<std::string>();
+      p.procid = j.at("procid").get<std::string>();
+      p.msgid = j.at("msgid").get<std::string>();
+      p.sd = j.at("sd").get<std::string>();
+      p.msg = j.at("msg").get<std::string>();
+      if (p.app_name == "offhand-probe") continue;
+      out.push_back(std::move(p));
+    }
+    return out;
+  }
+
+  // Lines written so far, probes included; reads only what is new since
+  // the last call (for a benchmark's millions of lines).
+  std::size_t lines() const {
+    std::ifstream in(out_file(), std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(counted_bytes_));
+    char buf[1 << 16];
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+      const auto n = static_cast<std::size_t>(in.gcount());
+      counted_lines_ += static_cast<std::size_t>(std::count(buf, buf + n, '\n'));
+      counted_bytes_ += n;
+    }
+    return counted_lines_;
+  }
+
+  // Waits until `n` messages were written (true), or 20 s.
+  bool wait_for(std::size_t n) const {
+    return wait_until([&] { return messages().size() >= n; });
+  }
+
+ private:
+  // Starts rsyslogd and waits until it listens: its TCP ports accept, and
+  // a UDP probe reached the output file.
+  void start() {
+    pid_ = spawn({"/usr/sbin/rsyslogd", "-n", "-f", dir_.file("rsyslog.conf"), "-i",
+                  dir_.file("rsyslogd.pid")},
+                 dir_.file("rsyslogd.log"));
+    auto accepts = [](std::uint16_t port) {
+      if (port == 0) return true;
+      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(port);
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      ::close(fd);
+      return ok;
+    };
+    const int udp = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(udp_port_);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const std::string probe = "<13>1 - - offhand-probe - - - ready?";
+    const std::size_t before = read_file(out_file()).size();
+    int status = 0;
+    bool died = false;
+    const bool ready = wait_until([&] {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) return died = true;
+      if (read_file(out_file()).size() == before)
+        ::sendto(udp, probe.data(), probe.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+      return read_file(out_file()).size() > before && accepts(tcp_port_) && accepts(tls_port_);
+    });
+    ::close(udp);
+    if (died) pid_ = -1;
+    if (!ready || died) {
+      stop();
+      throw std::runtime_error(fmt::format("rsyslogd did not start ({}): {}",
+                                           died ? fmt::format("exit status {:#x}", status) : "timed out",
+                                           log()));
+    }
+  }
+
+  TempDir dir_;
+  std::uint16_t udp_port_ = 0, tcp_port_ = 0, tls_port_ = 0;
+  pid_t pid_ = -1;
+  mutable std::size_t counted_bytes_ = 0, counted_lines_ = 0;
+};
+
+}  // namespace offhand::test
