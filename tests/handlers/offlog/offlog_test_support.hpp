@@ -21,7 +21,6 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -37,6 +36,7 @@
 
 #include "offlog_server.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/test_scale.hpp"
 
 #ifndef OFFLOGD_PATH
 #error "OFFLOGD_PATH must name the built offhand-offlogd (set by tests/handlers/offlog/meson.build)"
@@ -47,15 +47,7 @@ namespace offhand::testing {
 using namespace std::chrono_literals;
 using test::TempDir;
 using test::read_file;
-
-// OFFHAND_TEST_SCALE (e.g. 0.05 under ThreadSanitizer) scales big counts.
-inline std::size_t scaled(std::size_t n) {
-  double scale = 1.0;
-  if (const char* s = std::getenv("OFFHAND_TEST_SCALE"); s != nullptr && *s != '\0')
-    scale = std::atof(s);
-  const auto v = static_cast<std::size_t>(std::llround(static_cast<double>(n) * scale));
-  return v < 1 ? 1 : v;
-}
+using test::scaled;
 
 // Polls `done` until it holds or `limit` passes; returns whether it held.
 inline bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit = 10s) {
