@@ -27,6 +27,7 @@
 #include <offhand/manager.hpp>
 
 #include "lib/test_handlers.hpp"
+#include "support/error_capture.hpp"
 #include "support/temp_dir.hpp"
 
 namespace offhand::handlers {
@@ -85,7 +86,7 @@ std::shared_ptr<H> attach(Manager& m, std::shared_ptr<H> h) {
 }
 
 TEST(FileFaultsTest, FullFileSystemIsReportedAndWritingResumesWithNothingLost) {
-  test::ErrorReports reports;
+  test::ErrorCapture reports;
   TempDir dir;
   SmallTmpfs fs(dir);
   if (!fs.mounted()) GTEST_SKIP() << fs.why() << " (the /dev/full test covers ENOSPC)";
@@ -109,7 +110,7 @@ TEST(FileFaultsTest, FullFileSystemIsReportedAndWritingResumesWithNothingLost) {
 }
 
 TEST(FileFaultsTest, DevFullIsReportedWithTheReason) {
-  test::ErrorReports reports;
+  test::ErrorCapture reports;
   Manager m(level::kDebug);
   auto h = attach(m, std::make_shared<FileHandler>("/dev/full"));
   m.get_logger("app").error("nowhere");
@@ -121,7 +122,7 @@ TEST(FileFaultsTest, DevFullIsReportedWithTheReason) {
 }
 
 TEST(FileFaultsTest, ReadOnlyFileSystemIsReportedAndWritingResumes) {
-  test::ErrorReports reports;
+  test::ErrorCapture reports;
   TempDir dir;
   SmallTmpfs fs(dir);
   if (!fs.mounted()) GTEST_SKIP() << fs.why();
@@ -147,7 +148,7 @@ TEST(FileFaultsTest, ReadOnlyFileSystemIsReportedAndWritingResumes) {
 // called between the two records.
 template <class MakeWritable>
 std::string unwritable_directory_scenario(const std::string& logs, MakeWritable make_writable) {
-  test::ErrorReports reports;
+  test::ErrorCapture reports;
   Manager m(level::kDebug);
   auto h = attach(m, std::make_shared<FileHandler>(logs + "/app.log", FileHandler::Options{.delay = true}));
   m.get_logger("app").error("denied");
@@ -208,7 +209,7 @@ TEST(FileFaultsTest, UnwritableDirectoryIsReportedAndWritingResumes) {
 }
 
 TEST(FileFaultsTest, ParentThatIsAFileIsReportedAndWritingResumes) {
-  test::ErrorReports reports;
+  test::ErrorCapture reports;
   TempDir dir;
   const std::string logs = dir.file("logs");
   test::write_file(logs, "a file where the directory should be\n");
@@ -228,7 +229,7 @@ TEST(FileFaultsTest, ParentThatIsAFileIsReportedAndWritingResumes) {
 // rollover: reported with the path and reason, and the records still go to
 // the live file; once it is gone, rollovers work again.
 TEST(FileFaultsTest, BackupThatCannotBeDeletedKeepsEveryRecord) {
-  test::ErrorReports reports;
+  test::ErrorCapture reports;
   TempDir dir;
   const std::string path = dir.file("app.log");
   std::filesystem::create_directories(dir.file("app.log.1/inside"));

@@ -26,6 +26,7 @@
 
 #include "handlers/network/syslog_rsyslogd.hpp"
 #include "lib/test_handlers.hpp"
+#include "support/error_capture.hpp"
 
 namespace offhand {
 namespace {
@@ -396,7 +397,7 @@ TEST_F(RsyslogTest, UdpMessageCutAtAUtf8Boundary) {
 TEST_F(RsyslogTest, OversizeDatagramIsReportedAndCounted) {
   auto o = rfc_options(server_->udp_port(), SysLogHandler::Transport::kUdp);
   o.app_name = "oversize";
-  test::ErrorReports reports;
+  test::ErrorCapture reports;
   SysLogHandler h(o);
   Record huge(std::string(70000, 'x'));  // more than a UDP datagram holds
   h.handle(huge.r);
@@ -448,7 +449,7 @@ TEST_F(RsyslogTest, TlsVerifiesByDefaultAndRefusesAnUnknownCa) {
   auto o = rfc_options(server_->tls_port(), SysLogHandler::Transport::kTls);
   o.app_name = "wrong-ca";
   o.ca_file = pki_->other_ca;
-  test::ErrorReports reports;
+  test::ErrorCapture reports;
   SysLogHandler h(o);
   Record rec("must not arrive");
   h.handle(rec.r);
@@ -465,7 +466,7 @@ TEST(SysLogRestartTest, RsyslogdRestartMidRunLosesNothingOverTcp) {
   auto o = rfc_options(server.tcp_port(), SysLogHandler::Transport::kTcp);
   o.app_name = "restart";
   auto syslog = std::make_shared<SysLogHandler>(o);
-  test::ErrorReports reports;
+  test::ErrorCapture reports;
   auto proxy = std::make_shared<proxy::ProxyHandler>(syslog);
   Manager m;
   Logger& log = m.get_logger("app");
@@ -532,7 +533,7 @@ TEST(SysLogResendTest, BrokenConnectionResendsFromTheFirstUnacknowledgedRecord) 
   o.write_timeout = std::chrono::milliseconds(20);
   o.initial_backoff = std::chrono::milliseconds(1);
   o.max_backoff = std::chrono::milliseconds(1);
-  test::ErrorReports reports;
+  test::ErrorCapture reports;
   SysLogHandler h(o);
   const std::string pad(1000, '.');
   const int n = 200;
@@ -586,7 +587,7 @@ TEST(SysLogFaultTest, UnreachableCollectorIsReportedOncePerOutage) {
   o.app_name = "unreachable";
   o.initial_backoff = std::chrono::milliseconds(1);
   o.max_backoff = std::chrono::milliseconds(1);
-  test::ErrorReports reports;
+  test::ErrorCapture reports;
   SysLogHandler h(o);
   for (int i = 0; i < 20; ++i) {
     Record rec(fmt::format("waiting {}", i));
@@ -605,7 +606,7 @@ TEST(SysLogFaultTest, CollectorThatNeverReadsNeverHoldsUpTheCaller) {
   o.app_name = "silent";
   o.write_timeout = std::chrono::milliseconds(50);
   o.max_pending_bytes = 256 * 1024;
-  test::ErrorReports reports;
+  test::ErrorCapture reports;
   auto syslog = std::make_shared<SysLogHandler>(o);
   auto proxy = std::make_shared<proxy::ProxyHandler>(
       syslog, proxy::ProxyHandler::Options{.capacity = 1024, .overflow = proxy::OverflowPolicy::drop_newest()});
