@@ -12,6 +12,7 @@ namespace offhand::handlers::detail {
 
 void add_stream_classes(ClassRegistry& classes);  // stream_config.cpp
 void add_file_classes(ClassRegistry& classes);    // file_config.cpp
+void add_socket_classes(ClassRegistry& classes);  // socket_config.cpp
 // smtp_config.cpp, or smtp_config_none.cpp in a build without libcurl
 // (the names are then known and rejected with the reason).
 void add_smtp_classes(ClassRegistry& classes);

@@ -14,6 +14,7 @@ namespace {
 void add_handler_classes(ClassRegistry& classes) {
   handlers::detail::add_stream_classes(classes);
   handlers::detail::add_file_classes(classes);
+  handlers::detail::add_socket_classes(classes);
   handlers::detail::add_smtp_classes(classes);
 }
 

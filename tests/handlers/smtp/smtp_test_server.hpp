@@ -38,6 +38,8 @@
 #include <offhand/level.hpp>
 #include <offhand/record.hpp>
 
+#include "support/error_capture.hpp"
+
 #ifndef OFFHAND_SMTP_SERVER
 #error "OFFHAND_SMTP_SERVER must name smtp_server.py (set by tests/handlers/smtp/meson.build)"
 #endif
@@ -185,47 +187,6 @@ inline std::string decode_qp(std::string_view in) {
   }
   return out;
 }
-
-// Captures what handle_error reports (through the process-wide error
-// reporter) while it lives, then puts the default reporter back.
-class ErrorCapture {
- public:
-  ErrorCapture() {
-    std::scoped_lock lock(mutex());
-    reports().clear();
-    set_error_reporter(&capture);
-  }
-  ~ErrorCapture() { set_error_reporter(nullptr); }
-  ErrorCapture(const ErrorCapture&) = delete;
-  ErrorCapture& operator=(const ErrorCapture&) = delete;
-
-  std::vector<std::string> texts() const {
-    std::scoped_lock lock(mutex());
-    return reports();
-  }
-  std::string all() const {
-    std::string out;
-    for (const std::string& t : texts()) out += t;
-    return out;
-  }
-
- private:
-  static std::mutex& mutex() {
-    static std::mutex m;
-    return m;
-  }
-  static std::vector<std::string>& reports() {
-    static std::vector<std::string> r;
-    return r;
-  }
-  static void capture(std::string_view text) noexcept {
-    try {
-      std::scoped_lock lock(mutex());
-      reports().emplace_back(text);
-    } catch (...) {
-    }
-  }
-};
 
 // A LogRecord with its strings, for handing to a handler directly. Not
 // movable (LogRecord is not): make it in place.
