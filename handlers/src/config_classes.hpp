@@ -16,6 +16,8 @@ void add_socket_classes(ClassRegistry& classes);  // socket_config.cpp
 // smtp_config.cpp, or smtp_config_none.cpp in a build without libcurl
 // (the names are then known and rejected with the reason).
 void add_smtp_classes(ClassRegistry& classes);
+// http_config.cpp, or http_config_none.cpp in a build without libcurl.
+void add_http_classes(ClassRegistry& classes);
 
 // File permissions: an integer, or an octal string as chmod reads it
 // ("0640", "0o640"); at most 0777.

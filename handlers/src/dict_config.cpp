@@ -16,6 +16,7 @@ void add_handler_classes(ClassRegistry& classes) {
   handlers::detail::add_file_classes(classes);
   handlers::detail::add_socket_classes(classes);
   handlers::detail::add_smtp_classes(classes);
+  handlers::detail::add_http_classes(classes);
 }
 
 }  // namespace

@@ -14,11 +14,16 @@
 
 namespace offhand::handlers::detail {
 
+std::chrono::milliseconds backoff_delay(std::chrono::milliseconds initial,
+                                        std::chrono::milliseconds max, int failures) {
+  auto wait = initial;
+  for (int k = 1; k < failures && wait < max; ++k) wait *= 2;
+  return std::min(wait, max);
+}
+
 std::chrono::milliseconds Backoff::failed(SteadyClock::time_point t) {
-  auto wait = initial_;
-  for (int k = 0; k < failures_ && wait < max_; ++k) wait *= 2;
-  wait = std::min(wait, max_);
   ++failures_;
+  const auto wait = backoff_delay(initial_, max_, failures_);
   next_ = t + wait;
   return wait;
 }

@@ -25,6 +25,11 @@ inline SteadyClock::time_point now(const ClockFunction& clock) {
   return clock ? clock() : SteadyClock::now();
 }
 
+// The wait after the n-th consecutive failure (n >= 1): `initial`, doubled
+// n - 1 times, at most `max`.
+std::chrono::milliseconds backoff_delay(std::chrono::milliseconds initial,
+                                        std::chrono::milliseconds max, int failures);
+
 // The wait between attempts to reach a server that failed: `initial` after
 // the first failure, doubling after each further consecutive one, never more
 // than `max` (Python's SocketHandler: retryStart 1 s, retryFactor 2,

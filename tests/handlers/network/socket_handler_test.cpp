@@ -375,8 +375,8 @@ TEST(SocketConfigTest, OffhandClassesTakeTheirOptionsAndErrorsNameTheKey) {
   rejects(R"({"class": "logging.handlers.SocketHandler", "host": "127.0.0.1", "port": null})",
           "handlers.h.port: a Unix socket");
   rejects(R"({"class": "logging.handlers.SocketHandler", "host": "127.0.0.1", "port": 9,
-              "buffer_bytes": 10})",
-          "handlers.h.buffer_bytes: unknown key");
+              "bufer_bytes": 65536})",
+          "handlers.h.bufer_bytes: unknown key");
   rejects(R"({"class": "offhand.DatagramHandler", "host": "127.0.0.1", "port": 70000})",
           "handlers.h.port");
   rejects(R"({"class": "offhand.SocketHandler", "host": "", "port": 9})", "no host");
