@@ -133,6 +133,15 @@ double run(const offhand::HandlerPtr& target, int records) {
     log.info({.fields = {{"request", i}}}, "request {} from {} took {:.3f} ms", i, from, i * 0.001);
   proxy->close();
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  // A run that lost records measured nothing: say so.
+  std::uint64_t sent = static_cast<std::uint64_t>(records);
+  if (auto s = std::dynamic_pointer_cast<offhand::handlers::SocketHandler>(target)) sent = s->stats().records_sent;
+#if OFFHAND_BENCH_HTTP
+  if (auto h = std::dynamic_pointer_cast<offhand::handlers::HttpHandler>(target)) sent = h->stats().records_sent;
+#endif
+  if (sent != static_cast<std::uint64_t>(records) || proxy->counters().dropped != 0)
+    std::fprintf(stderr, "network_bench: %llu of %d records delivered\n",
+                 static_cast<unsigned long long>(sent), records);
   return records / seconds;
 }
 

@@ -5,6 +5,8 @@
 // collector that never reads behind a ProxyHandler, and dictConfig.
 #include <offhand/handlers/socket_handler.hpp>
 
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +22,7 @@
 
 #include "handlers/network/net_test_support.hpp"
 #include "support/error_capture.hpp"
+#include "support/temp_dir.hpp"
 
 namespace offhand::handlers {
 namespace {
@@ -156,6 +159,62 @@ TEST(SocketHandlerTest, RetriesWithPythonsBackoffAndReportsTheOutageOnce) {
   EXPECT_EQ(handler->stats().connects, 1u);
   EXPECT_EQ(handler->stats().records_dropped, 0u);
   EXPECT_THAT(errors.texts(), SizeIs(1));  // nothing dropped: nothing more to say
+}
+
+// Python is the oracle of the schedule: its SocketHandler, on a clock of
+// its own moved the same way, tries to connect at the same moments.
+TEST(SocketHandlerTest, BackoffScheduleMatchesCPython) {
+  ErrorCapture errors;
+  const std::uint16_t port = offhand::testing::refused_port();
+  std::vector<int> offsets_ms;
+  for (int t = 0; t < 200'000; t += 250) offsets_ms.push_back(t);
+
+  std::string script =
+      "import logging.handlers, sys, time\n"
+      "h = logging.handlers.SocketHandler('127.0.0.1', " + std::to_string(port) + ")\n"
+      "now = [1000.0]\n"
+      "time.time = lambda: now[0]\n"
+      "calls = [0]\n"
+      "make = h.makeSocket\n"
+      "def counting(timeout=1):\n"
+      "    calls[0] += 1\n"
+      "    return make(timeout)\n"
+      "h.makeSocket = counting\n"
+      "for ms in sys.argv[1:]:\n"
+      "    now[0] = 1000.0 + int(ms) / 1000.0\n"
+      "    h.createSocket()\n"
+      "    print(calls[0])\n";
+  offhand::test::TempDir dir;
+  {
+    std::ofstream(dir.file("oracle.py")) << script;
+  }
+  std::string command = "/usr/bin/python3 " + dir.file("oracle.py");
+  for (int ms : offsets_ms) command += " " + std::to_string(ms);
+  std::vector<std::uint64_t> python;
+  if (FILE* p = ::popen(command.c_str(), "r")) {
+    unsigned long long n;
+    while (std::fscanf(p, "%llu", &n) == 1) python.push_back(n);
+    ::pclose(p);
+  }
+  ASSERT_EQ(python.size(), offsets_ms.size()) << "python3 did not answer: " << command;
+
+  ManualClock clock;
+  SocketHandler::Options o = tcp_options(port);
+  o.clock = clock.function();
+  auto handler = std::make_shared<SocketHandler>(o);
+  Manager m(level::kDebug);
+  Logger& log = m.get_logger("app");
+  log.add_handler(handler);
+  std::vector<std::uint64_t> ours;
+  int at = 0;
+  for (int ms : offsets_ms) {
+    clock.advance(std::chrono::milliseconds(ms - at));
+    at = ms;
+    log.info("record");
+    ours.push_back(handler->stats().connect_attempts);
+  }
+  EXPECT_EQ(ours, python);
+  EXPECT_EQ(ours.back(), 11u);  // at 0, 1, 3, 7, 15, 31, 61, 91, 121, 151 and 181 s
 }
 
 TEST(SocketHandlerTest, BoundedBufferDropsTheOldestAndCountsThem) {
