@@ -6,6 +6,9 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <string>
+
 #include <offhand/config_registry.hpp>
 
 namespace offhand::handlers::detail {
@@ -22,5 +25,22 @@ void add_http_classes(ClassRegistry& classes);
 // File permissions: an integer, or an octal string as chmod reads it
 // ("0640", "0o640"); at most 0777.
 mode_t permissions(const ConfigNode& node);
+
+// A duration given in seconds (Python's unit), as milliseconds.
+inline std::chrono::milliseconds millis(const ConfigNode& seconds) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(seconds.as_seconds());
+}
+
+// Python's `credentials` key: ["user", "password"], or null (none). Reads
+// it from `entry` into the two strings; false when absent or null.
+inline bool credentials(const ConfigNode& entry, std::string& user, std::string& password) {
+  auto c = entry.get("credentials");
+  if (!c || c->kind() == ConfigNode::Kind::kNull) return false;
+  if (c->kind() != ConfigNode::Kind::kArray || c->size() != 2)
+    c->fail("expected [\"user\", \"password\"]");
+  user = (*c)[0].as_string();
+  password = (*c)[1].as_string();
+  return true;
+}
 
 }  // namespace offhand::handlers::detail

@@ -13,10 +13,6 @@
 namespace offhand::handlers::detail {
 namespace {
 
-std::chrono::milliseconds millis(const ConfigNode& seconds) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(seconds.as_seconds());
-}
-
 std::size_t size(const ConfigNode& node, std::int64_t min) {
   return static_cast<std::size_t>(node.as_int(min, 1LL << 40));
 }
@@ -46,12 +42,7 @@ HandlerPtr make_http_handler(const ConfigNode& entry, bool python) {
   } else {
     options.url = entry.at("url").as_string();
   }
-  if (auto c = entry.get("credentials"); c && c->kind() != ConfigNode::Kind::kNull) {
-    if (c->kind() != ConfigNode::Kind::kArray || c->size() != 2)
-      c->fail("expected [\"user\", \"password\"]");
-    options.username = (*c)[0].as_string();
-    options.password = (*c)[1].as_string();
-  }
+  credentials(entry, options.username, options.password);
   if (auto h = entry.get("headers")) {
     if (h->kind() != ConfigNode::Kind::kObject) h->fail("expected an object of header: value");
     // Every key of the object is a header name.

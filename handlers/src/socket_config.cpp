@@ -13,10 +13,6 @@
 namespace offhand::handlers::detail {
 namespace {
 
-std::chrono::milliseconds millis(const ConfigNode& seconds) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(seconds.as_seconds());
-}
-
 // Python's handlers take host and port; both names take offhand's options
 // too (as the SMTP classes do).
 template <class Options>
