@@ -279,14 +279,10 @@ void HttpHandler::on_flush() {
 void HttpHandler::on_close() {
   State& s = *state_;
   deliver(true);
-  if (const std::size_t left = s.pending.size(); left > 0) {
-    s.drop_front(left);
-    s.add_report(fmt::format("HttpHandler to {}: {} not sent at close", s.label,
-                             detail::records_text(left)));
-  } else if (s.outage.active() && s.outage.dropped_so_far() > 0) {
-    s.add_report(fmt::format("HttpHandler to {}: {} dropped during the outage", s.label,
-                             detail::records_text(s.outage.dropped_so_far())));
-  }
+  const std::size_t left = s.pending.size();
+  if (left > 0) s.drop_front(left);
+  if (const std::string lost = detail::close_report(left, s.outage); !lost.empty())
+    s.add_report(fmt::format("HttpHandler to {}: {}", s.label, lost));
   if (!s.report.empty()) throw HttpError(std::exchange(s.report, {}));
 }
 

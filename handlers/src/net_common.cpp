@@ -46,6 +46,16 @@ std::string records_text(std::uint64_t n) {
   return fmt::format("{} record{}", n, n == 1 ? "" : "s");
 }
 
+std::string close_report(std::uint64_t not_sent, const Outage& outage) {
+  std::string out;
+  if (not_sent > 0) out = records_text(not_sent) + " not sent at close";
+  if (outage.active() && outage.dropped_so_far() > 0) {
+    if (!out.empty()) out += "; ";
+    out += records_text(outage.dropped_so_far()) + " dropped during the outage";
+  }
+  return out;
+}
+
 std::string duration_text(std::chrono::milliseconds d) {
   if (d.count() < 1000) return fmt::format("{} ms", d.count());
   return fmt::format("{:g} s", static_cast<double>(d.count()) / 1000.0);

@@ -89,6 +89,11 @@ class Outage {
   std::uint64_t dropped_ = 0;
 };
 
+// What close() says it lost: "N records not sent at close", and the drops
+// of an outage still open ("M dropped during the outage"); empty when
+// nothing was lost.
+std::string close_report(std::uint64_t not_sent, const Outage& outage);
+
 // "N record(s)".
 std::string records_text(std::uint64_t n);
 // "1.5 s", "250 ms".

@@ -220,7 +220,6 @@ void SocketHandler::emit(const LogRecord& record) {
   emit_batch(one);
 }
 
-
 void SocketHandler::emit_batch(std::span<const LogRecord* const> records) {
   State& s = *state_;
   const auto format = [this](std::string& out, const LogRecord& r) { format_to(out, r); };
@@ -265,14 +264,9 @@ void SocketHandler::on_close() {
   pump(true, options_.close_timeout);
   const std::uint64_t left = s.waiting_records();
   s.close_socket();
-  if (left > 0) {
-    s.counters.dropped.fetch_add(left, std::memory_order_relaxed);
-    add_report(s.report, fmt::format("SocketHandler to {}: {} not sent at close", s.label,
-                                     detail::records_text(left)));
-  } else if (s.outage.active() && s.outage.dropped_so_far() > 0) {
-    add_report(s.report, fmt::format("SocketHandler to {}: {} dropped during the outage",
-                                     s.label, detail::records_text(s.outage.dropped_so_far())));
-  }
+  if (left > 0) s.counters.dropped.fetch_add(left, std::memory_order_relaxed);
+  if (const std::string lost = detail::close_report(left, s.outage); !lost.empty())
+    add_report(s.report, fmt::format("SocketHandler to {}: {}", s.label, lost));
   s.buf.clear();
   s.ends.clear();
   s.head = s.front_start = 0;
@@ -280,7 +274,6 @@ void SocketHandler::on_close() {
   s.counters.pending_bytes.store(0, std::memory_order_relaxed);
   if (!s.report.empty()) throw SocketError(std::exchange(s.report, {}));
 }
-
 
 void SocketHandler::pump(bool force_connect, std::chrono::milliseconds wait) {
   State& s = *state_;
@@ -467,9 +460,8 @@ void DatagramHandler::on_close() {
   State& s = *state_;
   if (s.fd >= 0) ::close(s.fd);
   s.fd = -1;
-  if (s.outage.active() && s.outage.dropped_so_far() > 0)
-    add_report(s.report, fmt::format("DatagramHandler to {}: {} dropped during the outage",
-                                     s.label, detail::records_text(s.outage.dropped_so_far())));
+  if (const std::string lost = detail::close_report(0, s.outage); !lost.empty())
+    add_report(s.report, fmt::format("DatagramHandler to {}: {}", s.label, lost));
   if (!s.report.empty()) throw SocketError(std::exchange(s.report, {}));
 }
 

@@ -256,6 +256,25 @@ TEST(SocketHandlerTest, BoundedBufferDropsTheOldestAndCountsThem) {
                                   " records dropped during the outage"));
 }
 
+TEST(SocketHandlerTest, CloseReportsWhatItCouldNotSend) {
+  ErrorCapture errors;
+  ManualClock clock;
+  SocketHandler::Options o = tcp_options(offhand::testing::refused_port());
+  o.clock = clock.function();
+  o.close_timeout = 200ms;
+  auto handler = std::make_shared<SocketHandler>(o);
+  Manager m(level::kDebug);
+  Logger& log = m.get_logger("app");
+  log.add_handler(handler);
+  for (int i = 0; i < 3; ++i) log.info("record {}", i);
+  handler->close();  // tries once more, back-off or not, then gives up
+  EXPECT_EQ(handler->stats().connect_attempts, 2u);
+  EXPECT_EQ(handler->stats().records_dropped, 3u);
+  EXPECT_EQ(handler->stats().pending_records, 0u);
+  ASSERT_THAT(errors.texts(), SizeIs(2));
+  EXPECT_THAT(errors.texts()[1], HasSubstr("3 records not sent at close"));
+}
+
 TEST(SocketHandlerTest, ReconnectsWhenTheCollectorRestarts) {
   ErrorCapture errors;
   ManualClock clock;
