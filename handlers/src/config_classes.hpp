@@ -6,6 +6,9 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <string>
+
 #include <offhand/config_registry.hpp>
 
 namespace offhand::handlers::detail {
@@ -20,9 +23,29 @@ void add_smtp_classes(ClassRegistry& classes);
 void add_syslog_classes(ClassRegistry& classes);   // syslog_config.cpp
 // journal_config.cpp, or journal_config_none.cpp without libsystemd.
 void add_journal_classes(ClassRegistry& classes);
+void add_socket_classes(ClassRegistry& classes);  // socket_config.cpp
+// http_config.cpp, or http_config_none.cpp in a build without libcurl.
+void add_http_classes(ClassRegistry& classes);
 
 // File permissions: an integer, or an octal string as chmod reads it
 // ("0640", "0o640"); at most 0777.
 mode_t permissions(const ConfigNode& node);
+
+// A duration given in seconds (Python's unit), as milliseconds.
+inline std::chrono::milliseconds millis(const ConfigNode& seconds) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(seconds.as_seconds());
+}
+
+// Python's `credentials` key: ["user", "password"], or null (none). Reads
+// it from `entry` into the two strings; false when absent or null.
+inline bool credentials(const ConfigNode& entry, std::string& user, std::string& password) {
+  auto c = entry.get("credentials");
+  if (!c || c->kind() == ConfigNode::Kind::kNull) return false;
+  if (c->kind() != ConfigNode::Kind::kArray || c->size() != 2)
+    c->fail("expected [\"user\", \"password\"]");
+  user = (*c)[0].as_string();
+  password = (*c)[1].as_string();
+  return true;
+}
 
 }  // namespace offhand::handlers::detail

@@ -19,6 +19,8 @@ void add_handler_classes(ClassRegistry& classes) {
   handlers::detail::add_smtp_classes(classes);
   handlers::detail::add_syslog_classes(classes);
   handlers::detail::add_journal_classes(classes);
+  handlers::detail::add_socket_classes(classes);
+  handlers::detail::add_http_classes(classes);
 }
 
 }  // namespace

@@ -18,10 +18,6 @@
 namespace offhand::handlers::detail {
 namespace {
 
-std::chrono::milliseconds millis(const ConfigNode& seconds) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(seconds.as_seconds());
-}
-
 // `python`: logging.handlers.SMTPHandler, whose subject is a fixed text.
 HandlerPtr make_smtp_handler(const ConfigNode& entry, bool python) {
   SmtpHandler::Options options;
@@ -63,12 +59,7 @@ HandlerPtr make_smtp_handler(const ConfigNode& entry, bool python) {
     }
     options.subject = std::move(subject);
   }
-  if (auto c = entry.get("credentials"); c && c->kind() != ConfigNode::Kind::kNull) {
-    if (c->kind() != ConfigNode::Kind::kArray || c->size() != 2)
-      c->fail("expected [\"user\", \"password\"]");
-    options.username = (*c)[0].as_string();
-    options.password = (*c)[1].as_string();
-  }
+  credentials(entry, options.username, options.password);
   std::optional<ConfigNode> secure = entry.get("secure");
   if (secure && secure->kind() != ConfigNode::Kind::kNull) {
     if (secure->kind() != ConfigNode::Kind::kArray)

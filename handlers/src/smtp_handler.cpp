@@ -15,26 +15,16 @@
 
 #include <offhand/error.hpp>
 
+#include "curl_common.hpp"
+#include "net_common.hpp"
 #include "utf8.hpp"
 
 namespace offhand::handlers {
 namespace {
 
-using detail::decode_utf8;
-
-// ---- libcurl, process-wide ------------------------------------------------
-
-// curl_global_init is called once per process, the first time a handler is
-// made, by a thread-safe static. It is never undone: curl_global_cleanup at
-// exit would race with handlers still closing in static destructors.
-void init_curl() {
-  static const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-  if (rc != CURLE_OK)
-    throw ConfigError(fmt::format("SmtpHandler: curl_global_init failed: {}",
-                                  curl_easy_strerror(rc)));
-}
-
 // ---- text -----------------------------------------------------------------
+
+using detail::decode_utf8;
 
 bool is_control(char32_t cp) { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
 
@@ -290,10 +280,6 @@ std::uint64_t records_of(const LogRecord& record) {
   return 1;
 }
 
-long to_long_ms(std::chrono::milliseconds d) {
-  return static_cast<long>(std::clamp<std::int64_t>(d.count(), 1, 24LL * 3600 * 1000));
-}
-
 std::atomic<std::uint64_t> g_message_counter{0};
 
 }  // namespace
@@ -303,19 +289,19 @@ std::atomic<std::uint64_t> g_message_counter{0};
 // One easy handle per SmtpHandler, set up once; each send only points it at
 // the mail. Used under the handler's mutex only.
 struct SmtpHandler::Curl {
-  CURL* easy = nullptr;
+  explicit Curl(const Options& o)
+      : handle("SmtpHandler", o.connect_timeout, o.timeout, o.verify_peer, o.ca_file) {}
+  ~Curl() {
+    if (recipients != nullptr) curl_slist_free_all(recipients);
+  }
+
+  detail::CurlEasy handle;
   curl_slist* recipients = nullptr;
   std::string url, from;
-  char error[CURL_ERROR_SIZE] = {};
 
   // The mail being uploaded, read by read_mail().
   const std::string* body = nullptr;
   std::size_t offset = 0;
-
-  ~Curl() {
-    if (easy != nullptr) curl_easy_cleanup(easy);
-    if (recipients != nullptr) curl_slist_free_all(recipients);
-  }
 
   static std::size_t read_mail(char* buffer, std::size_t size, std::size_t n, void* user) {
     auto* self = static_cast<Curl*>(user);
@@ -333,16 +319,6 @@ struct SmtpHandler::Counters {
 };
 
 namespace {
-
-// What a setopt must not fail at; a failure here is a libcurl without SMTP
-// or TLS support, a setup error.
-template <class T>
-void setopt(CURL* easy, CURLoption option, T value, const char* name) {
-  const CURLcode rc = curl_easy_setopt(easy, option, value);
-  if (rc != CURLE_OK)
-    throw ConfigError(fmt::format("SmtpHandler: libcurl refused {}: {}", name,
-                                  curl_easy_strerror(rc)));
-}
 
 Formatter make_subject_formatter(const std::string& pattern) {
   try {
@@ -373,8 +349,6 @@ SmtpHandler::SmtpHandler(Options options)
   if (o.initial_backoff.count() < 0 || o.max_backoff < o.initial_backoff)
     throw ConfigError("SmtpHandler: need 0 <= initial_backoff <= max_backoff");
   if (o.max_subject_chars == 0) throw ConfigError("SmtpHandler: max_subject_chars is 0");
-  if (!o.ca_file.empty() && ::access(o.ca_file.c_str(), R_OK) != 0)
-    throw ConfigError(fmt::format("SmtpHandler: cannot read CA file '{}'", o.ca_file));
 
   std::string to_list;
   for (const std::string& to : o.to) {
@@ -388,11 +362,9 @@ SmtpHandler::SmtpHandler(Options options)
     if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') message_id_domain_ += c;
   if (message_id_domain_.empty()) message_id_domain_ = "localhost";
 
-  init_curl();
-  curl_ = std::make_unique<Curl>();
+  // Timeouts, TLS verification and the CA file are set by CurlEasy.
+  curl_ = std::make_unique<Curl>(o);
   Curl& c = *curl_;
-  c.easy = curl_easy_init();
-  if (c.easy == nullptr) throw ConfigError("SmtpHandler: curl_easy_init failed");
   const std::uint16_t port = o.port != 0 ? o.port : (o.security == Security::kSmtps ? 465 : 25);
   const bool ipv6 = o.host.find(':') != std::string::npos && o.host.front() != '[';
   label_ = fmt::format("{}{}{}:{}", ipv6 ? "[" : "", o.host, ipv6 ? "]" : "", port);
@@ -405,40 +377,22 @@ SmtpHandler::SmtpHandler(Options options)
     if (next == nullptr) throw std::bad_alloc();
     c.recipients = next;
   }
-  CURL* e = c.easy;
-  setopt(e, CURLOPT_URL, c.url.c_str(), "CURLOPT_URL");
-  // Only SMTP may be spoken, whatever the URL says. CURLOPT_PROTOCOLS_STR
-  // came in libcurl 7.85 and deprecates the bit mask, which older ones take.
-#if LIBCURL_VERSION_NUM >= 0x075500
-  setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps", "CURLOPT_PROTOCOLS_STR");
-#else
-  setopt(e, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_SMTP | CURLPROTO_SMTPS),
-         "CURLOPT_PROTOCOLS");
-#endif
-  setopt(e, CURLOPT_MAIL_FROM, c.from.c_str(), "CURLOPT_MAIL_FROM");
-  setopt(e, CURLOPT_MAIL_RCPT, c.recipients, "CURLOPT_MAIL_RCPT");
-  setopt(e, CURLOPT_UPLOAD, 1L, "CURLOPT_UPLOAD");
-  setopt(e, CURLOPT_READFUNCTION, &Curl::read_mail, "CURLOPT_READFUNCTION");
-  setopt(e, CURLOPT_READDATA, static_cast<void*>(&c), "CURLOPT_READDATA");
-  setopt(e, CURLOPT_ERRORBUFFER, c.error, "CURLOPT_ERRORBUFFER");
-  // Signals are not for a library running on other people's threads; name
-  // resolution then has no timeout with a synchronous resolver, which the
-  // Debian libcurl does not use (it is built with the threaded one).
-  setopt(e, CURLOPT_NOSIGNAL, 1L, "CURLOPT_NOSIGNAL");
-  setopt(e, CURLOPT_CONNECTTIMEOUT_MS, to_long_ms(o.connect_timeout), "CURLOPT_CONNECTTIMEOUT_MS");
-  setopt(e, CURLOPT_TIMEOUT_MS, to_long_ms(o.timeout), "CURLOPT_TIMEOUT_MS");
+  c.handle.set(CURLOPT_URL, c.url.c_str(), "CURLOPT_URL");
+  c.handle.allow_protocols("smtp,smtps", static_cast<long>(CURLPROTO_SMTP | CURLPROTO_SMTPS));
+  c.handle.set(CURLOPT_MAIL_FROM, c.from.c_str(), "CURLOPT_MAIL_FROM");
+  c.handle.set(CURLOPT_MAIL_RCPT, c.recipients, "CURLOPT_MAIL_RCPT");
+  c.handle.set(CURLOPT_UPLOAD, 1L, "CURLOPT_UPLOAD");
+  c.handle.set(CURLOPT_READFUNCTION, &Curl::read_mail, "CURLOPT_READFUNCTION");
+  c.handle.set(CURLOPT_READDATA, static_cast<void*>(&c), "CURLOPT_READDATA");
   // A new connection for every mail: alert mail is rare, a server closes an
   // idle connection long before the next one, and a fresh connection keeps
   // a retry after a server restart simple.
-  setopt(e, CURLOPT_FORBID_REUSE, 1L, "CURLOPT_FORBID_REUSE");
+  c.handle.set(CURLOPT_FORBID_REUSE, 1L, "CURLOPT_FORBID_REUSE");
   if (o.security != Security::kNone)
-    setopt(e, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL), "CURLOPT_USE_SSL");
-  setopt(e, CURLOPT_SSL_VERIFYPEER, o.verify_peer ? 1L : 0L, "CURLOPT_SSL_VERIFYPEER");
-  setopt(e, CURLOPT_SSL_VERIFYHOST, o.verify_peer ? 2L : 0L, "CURLOPT_SSL_VERIFYHOST");
-  if (!o.ca_file.empty()) setopt(e, CURLOPT_CAINFO, o.ca_file.c_str(), "CURLOPT_CAINFO");
+    c.handle.set(CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL), "CURLOPT_USE_SSL");
   if (!o.username.empty()) {
-    setopt(e, CURLOPT_USERNAME, o.username.c_str(), "CURLOPT_USERNAME");
-    setopt(e, CURLOPT_PASSWORD, o.password.c_str(), "CURLOPT_PASSWORD");
+    c.handle.set(CURLOPT_USERNAME, o.username.c_str(), "CURLOPT_USERNAME");
+    c.handle.set(CURLOPT_PASSWORD, o.password.c_str(), "CURLOPT_PASSWORD");
   }
 }
 
@@ -565,10 +519,9 @@ std::string SmtpHandler::pass(bool force) {
     ++mail.attempts;
     ++consecutive_failures_;
     // Back-off: initial, doubling per consecutive failure, capped.
-    auto backoff = options_.initial_backoff;
-    for (int k = 1; k < consecutive_failures_ && backoff < options_.max_backoff; ++k) backoff *= 2;
-    backoff = std::min(backoff, options_.max_backoff);
-    next_attempt_ = std::chrono::steady_clock::now() + backoff;
+    next_attempt_ = std::chrono::steady_clock::now() +
+                    detail::backoff_delay(options_.initial_backoff, options_.max_backoff,
+                                          consecutive_failures_);
     if (mail.attempts > options_.max_retries)
       drop_front(fmt::format("it failed {} time{}", mail.attempts, mail.attempts == 1 ? "" : "s")
                      .c_str());
@@ -619,16 +572,14 @@ std::string SmtpHandler::send(const Mail& mail) {
   Curl& c = *curl_;
   c.body = &mail.text;
   c.offset = 0;
-  c.error[0] = '\0';
-  CURLcode rc = curl_easy_setopt(c.easy, CURLOPT_INFILESIZE_LARGE,
+  CURLcode rc = curl_easy_setopt(c.handle.easy, CURLOPT_INFILESIZE_LARGE,
                                  static_cast<curl_off_t>(mail.text.size()));
-  if (rc == CURLE_OK) rc = curl_easy_perform(c.easy);
+  if (rc == CURLE_OK) rc = curl_easy_perform(c.handle.easy);
   c.body = nullptr;
   if (rc == CURLE_OK) return {};
   long reply = 0;
-  curl_easy_getinfo(c.easy, CURLINFO_RESPONSE_CODE, &reply);
-  std::string why = curl_easy_strerror(rc);
-  if (c.error[0] != '\0') why += fmt::format(" ({})", clean_text(c.error, true));
+  curl_easy_getinfo(c.handle.easy, CURLINFO_RESPONSE_CODE, &reply);
+  std::string why = c.handle.failure(rc);
   if (reply != 0) why += fmt::format(" [last server reply {}]", reply);
   return why;
 }

@@ -561,6 +561,14 @@ bool ConfigNode::has(std::string_view key) const {
   return j.is_object() && j.find(key) != j.end();
 }
 
+std::vector<std::string> ConfigNode::keys() const {
+  const Json& j = json_of(value_);
+  if (!j.is_object()) wrong_type(path_, j, "an object");
+  std::vector<std::string> out;
+  for (auto it = j.begin(); it != j.end(); ++it) out.push_back(it.key());
+  return out;
+}
+
 std::optional<ConfigNode> ConfigNode::get(std::string_view key) const {
   const Json& j = json_of(value_);
   if (!j.is_object()) wrong_type(path_, j, "an object");

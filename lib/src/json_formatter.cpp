@@ -20,9 +20,6 @@
 namespace offhand {
 namespace {
 
-// Appends `s` as a JSON string: '"' and '\' escaped, control characters as
-// \n \t \r \b \f or \u00XX, each maximal invalid UTF-8 subpart as \ufffd;
-// valid UTF-8 (and DEL) is copied as is.
 // Bytes that end a run of bytes copied as is: controls, '"', '\\', and
 // every non-ASCII byte (checked as UTF-8).
 constexpr std::array<bool, 256> kSpecial = [] {
@@ -33,7 +30,10 @@ constexpr std::array<bool, 256> kSpecial = [] {
   return t;
 }();
 
-void append_string(std::string& out, std::string_view s) {
+}  // namespace
+
+// Valid UTF-8 (and DEL) is copied as is.
+void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
   std::size_t run = 0;  // start of the pending run of bytes to copy as is
@@ -79,6 +79,8 @@ void append_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
+namespace {
+
 template <class Int>
 void append_int(std::string& out, Int v) {
   std::array<char, 24> buf{};
@@ -103,14 +105,14 @@ void append_string_or_null(std::string& out, std::string_view s) {
   if (s.empty()) {
     out += "null";
   } else {
-    append_string(out, s);
+    append_json_string(out, s);
   }
 }
 
 void append_value(std::string& out, const FieldValue& value) {
   const FieldValue::Storage& st = value.storage();
   if (const auto* s = std::get_if<std::string_view>(&st)) {
-    append_string(out, *s);
+    append_json_string(out, *s);
   } else if (const auto* i = std::get_if<std::int64_t>(&st)) {
     append_int(out, *i);
   } else if (const auto* d = std::get_if<double>(&st)) {
@@ -140,7 +142,7 @@ void append_members(std::string& out, std::span<const Field> fields,
     }
     if (!first) out += ',';
     first = false;
-    append_string(out, f.key);
+    append_json_string(out, f.key);
     out += ':';
     append_value(out, f.value);
   }
@@ -151,7 +153,7 @@ void append_members(std::string& out, std::span<const Field> fields,
 void JsonFormatter::format_to(std::string& out, const LogRecord& record,
                               const TimeAttributes& times) const {
   out += "{\"name\":";
-  append_string(out, record.name);
+  append_json_string(out, record.name);
   append_key(out, ",\"levelno\":");
   append_int(out, record.levelno);
   append_key(out, ",\"levelname\":");
@@ -162,18 +164,18 @@ void JsonFormatter::format_to(std::string& out, const LogRecord& record,
     append_int(out, record.levelno);
     out += '"';
   } else {
-    append_string(out, levelname);
+    append_json_string(out, levelname);
   }
   append_key(out, ",\"pathname\":");
-  append_string(out, record.pathname);
+  append_json_string(out, record.pathname);
   append_key(out, ",\"filename\":");
-  append_string(out, record.filename());
+  append_json_string(out, record.filename());
   append_key(out, ",\"module\":");
-  append_string(out, record.module());
+  append_json_string(out, record.module());
   append_key(out, ",\"lineno\":");
   append_int(out, record.lineno);
   append_key(out, ",\"funcName\":");
-  append_string(out, record.func_name());
+  append_json_string(out, record.func_name());
   append_key(out, ",\"created\":");
   append_double(out, times.created);
   append_key(out, ",\"msecs\":");
@@ -183,13 +185,13 @@ void JsonFormatter::format_to(std::string& out, const LogRecord& record,
   append_key(out, ",\"thread\":");
   append_int(out, record.thread);
   append_key(out, ",\"threadName\":");
-  append_string(out, record.thread_name);
+  append_json_string(out, record.thread_name);
   append_key(out, ",\"process\":");
   append_int(out, record.process);
   append_key(out, ",\"processName\":");
-  append_string(out, record.process_name);
+  append_json_string(out, record.process_name);
   append_key(out, ",\"message\":");
-  append_string(out, record.message());
+  append_json_string(out, record.message());
   append_key(out, ",\"exc_text\":");
   append_string_or_null(out, record.exc_text);
   append_key(out, ",\"stack_info\":");
@@ -202,9 +204,9 @@ void JsonFormatter::format_to(std::string& out, const LogRecord& record,
       if (!first) out += ',';
       first = false;
       out += "{\"type\":";
-      append_string(out, e.type);
+      append_json_string(out, e.type);
       out += ",\"message\":";
-      append_string(out, e.message);
+      append_json_string(out, e.message);
       out += '}';
     }
     out += ']';

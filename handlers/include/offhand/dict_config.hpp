@@ -68,6 +68,27 @@ namespace offhand {
 //       ("none", "starttls", "smtps"), verify_peer, ca_file, local_name,
 //       connect_timeout, max_retries, initial_backoff, max_backoff (seconds),
 //       max_pending, max_subject_chars
+//   logging.handlers.SocketHandler, offhand.SocketHandler
+//       host, port (TCP; null, a Unix socket, is rejected); records go out
+//       as JSON lines, not Python's pickles; offhand's buffer_bytes,
+//       max_record_bytes, connect_timeout, initial_backoff, max_backoff,
+//       flush_timeout, close_timeout (seconds)
+//   logging.handlers.DatagramHandler, offhand.DatagramHandler
+//       host, port (UDP), one JSON record per datagram; offhand's
+//       max_record_bytes (at most 65507), initial_backoff, max_backoff
+//   logging.handlers.HTTPHandler, offhand.HttpHandler (when offhand/config.hpp
+//   says OFFHAND_HAS_HTTP; otherwise the names are known and rejected)
+//       Python's class: host ("name:port"), url (the path, "/log"), method
+//       ("POST" only: the body is a JSON array of records, which a GET
+//       cannot carry; absent means POST, where Python's default is GET),
+//       secure (https), credentials (["user", "password"], basic
+//       authentication); context is rejected (use verify_peer, ca_file).
+//       offhand's class: url (a full http:// or https:// URL) and
+//       credentials. Both: headers (an object, {"Authorization": "Bearer
+//       ..."}), gzip, max_batch_records, max_batch_bytes, max_record_bytes,
+//       max_pending_bytes, verify_peer, ca_file, connect_timeout, timeout,
+//       initial_backoff, max_backoff, max_retry_after (seconds),
+//       max_retries (-1: no limit)
 //   offhand.AlertDigest (with SMTP)
 //       target (a handler id, required), level (default ERROR), window,
 //       interval, target_flush_interval (seconds), max_mails_per_interval,

@@ -67,6 +67,9 @@ class ConfigNode {
 
   // An object's keys. get() and at() mark the key as read.
   bool has(std::string_view key) const;
+  // An object's keys, sorted (for an object whose keys are data, such as
+  // HTTP headers). Marks none as read.
+  std::vector<std::string> keys() const;
   std::optional<ConfigNode> get(std::string_view key) const;
   ConfigNode at(std::string_view key) const;  // ConfigError when missing
   // Throws ConfigError naming the first key of this object that no get()

@@ -100,4 +100,10 @@ class JsonFormatter : public Formatter {
                  const TimeAttributes& times) const override;
 };
 
+// Appends `s` to `out` as a JSON string, as the JsonFormatter writes every
+// string: '"' and '\\' escaped, control characters as \n \t \r \b \f or
+// \u00XX, each maximal invalid UTF-8 subpart as \ufffd. For handlers that
+// put text into a JSON document of their own.
+void append_json_string(std::string& out, std::string_view s);
+
 }  // namespace offhand

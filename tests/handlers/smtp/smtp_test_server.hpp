@@ -1,24 +1,15 @@
 // SPDX-License-Identifier: MIT
 // The `smtp` suite's fixture: starts smtp_server.py (aiosmtpd under Debian's
-// /usr/bin/python3) on 127.0.0.1, drives it through its control port, reads
-// back the messages it stored, and always stops it.
+// /usr/bin/python3) on 127.0.0.1 as a PythonServer, drives it through its
+// control port, reads back the messages it stored, and always stops it.
 #pragma once
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -39,6 +30,7 @@
 #include <offhand/record.hpp>
 
 #include "support/error_capture.hpp"
+#include "support/python_server.hpp"
 #include "support/temp_dir.hpp"
 
 #ifndef OFFHAND_SMTP_SERVER
@@ -197,16 +189,11 @@ class SmtpTestServer {
     std::filesystem::path cert, key;
   };
 
-  explicit SmtpTestServer(std::optional<Tls> tls = std::nullopt) {
-    mail_dir_ = dir_.file("mail");
-    std::filesystem::create_directory(mail_dir_);
-    start(tls);
-  }
-  ~SmtpTestServer() { stop(); }
-  SmtpTestServer(const SmtpTestServer&) = delete;
-  SmtpTestServer& operator=(const SmtpTestServer&) = delete;
+  explicit SmtpTestServer(std::optional<Tls> tls = std::nullopt)
+      : mail_dir_(dir_.file("mail")),
+        server_(OFFHAND_SMTP_SERVER, arguments(tls), dir_.file("server.log")) {}
 
-  std::uint16_t port() const { return smtp_port_; }
+  std::uint16_t port() const { return server_.port("smtp"); }
   // Handler options that send to this server (plain SMTP), from one sender
   // to one recipient; tests add what they are about.
   handlers::SmtpHandler::Options handler_options() const {
@@ -217,32 +204,11 @@ class SmtpTestServer {
     o.to = {"oncall@offhand.test"};
     return o;
   }
-  std::uint16_t smtps_port() const { return smtps_port_; }
+  std::uint16_t smtps_port() const { return server_.port("smtps"); }
 
   // Sends one control command; returns the reply line ("OK ..."). Fails
   // the test on a transport error.
-  std::string control(const std::string& command) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return "ERR socket";
-    timeval tv{.tv_sec = 10, .tv_usec = 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(control_port_);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    std::string reply;
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-      const std::string line = command + "\n";
-      if (::send(fd, line.data(), line.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(line.size())) {
-        char c;
-        while (::recv(fd, &c, 1, 0) == 1 && c != '\n') reply += c;
-      }
-    }
-    ::close(fd);
-    EXPECT_EQ(reply.substr(0, 2), "OK") << "control '" << command << "': " << reply;
-    return reply;
-  }
+  std::string control(const std::string& command) { return server_.control(command); }
 
   std::size_t count() const {
     std::size_t n = 0;
@@ -282,97 +248,19 @@ class SmtpTestServer {
     return received();
   }
 
-  void stop() {
-    if (pid_ <= 0) return;
-    // Ask, then insist: quit, end of stdin, and SIGKILL after 3 s.
-    if (control_port_ != 0) {
-      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_port = htons(control_port_);
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0)
-        (void)::send(fd, "quit\n", 5, MSG_NOSIGNAL);
-      if (fd >= 0) ::close(fd);
-    }
-    if (stdin_fd_ >= 0) ::close(stdin_fd_);
-    stdin_fd_ = -1;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-    int status = 0;
-    while (::waitpid(pid_, &status, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() >= deadline) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    pid_ = -1;
-  }
+  void stop() { server_.stop(); }
 
  private:
-  void start(const std::optional<Tls>& tls) {
-    std::vector<std::string> args = {"/usr/bin/python3", OFFHAND_SMTP_SERVER, "--dir",
-                                     mail_dir_.string(), "--lifetime", "240"};
-    if (tls) {
-      args.insert(args.end(), {"--cert", tls->cert.string(), "--key", tls->key.string()});
-    }
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string log = dir_.file("server.log");
-
-    int in[2], out[2];
-    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0)
-      throw std::runtime_error("pipe failed");
-    const pid_t parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      // Only async-signal-safe calls until exec: the test process has threads.
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(127);
-      ::dup2(in[0], 0);
-      ::dup2(out[1], 1);
-      const int err = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      if (err >= 0) ::dup2(err, 2);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(in[0]);
-    ::close(out[1]);
-    stdin_fd_ = in[1];
-    if (pid_ < 0) {
-      ::close(out[0]);
-      throw std::runtime_error("fork failed");
-    }
-    // The READY line, within 20 s.
-    std::string line;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-      pollfd p{.fd = out[0], .events = POLLIN, .revents = 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      char buf[256];
-      const ssize_t n = ::read(out[0], buf, sizeof buf);
-      if (n <= 0) break;
-      line.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(out[0]);
-    unsigned smtp = 0, smtps = 0, control = 0;
-    if (std::sscanf(line.c_str(), "READY smtp=%u smtps=%u control=%u", &smtp, &smtps, &control) != 3) {
-      stop();
-      throw std::runtime_error("smtp_server.py did not start: '" + line + "'; its stderr: " +
-                               read_file(log));
-    }
-    smtp_port_ = static_cast<std::uint16_t>(smtp);
-    smtps_port_ = static_cast<std::uint16_t>(smtps);
-    control_port_ = static_cast<std::uint16_t>(control);
+  std::vector<std::string> arguments(const std::optional<Tls>& tls) {
+    std::filesystem::create_directory(mail_dir_);
+    std::vector<std::string> args = {"--dir", mail_dir_.string(), "--lifetime", "240"};
+    if (tls) args.insert(args.end(), {"--cert", tls->cert.string(), "--key", tls->key.string()});
+    return args;
   }
 
   test::TempDir dir_;
   std::filesystem::path mail_dir_;
-  pid_t pid_ = -1;
-  int stdin_fd_ = -1;
-  std::uint16_t smtp_port_ = 0, smtps_port_ = 0, control_port_ = 0;
+  PythonServer server_;
 };
 
 // Makes a self-signed certificate for 127.0.0.1 and localhost with openssl;

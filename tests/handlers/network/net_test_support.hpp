@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: MIT
+// The `network` suite's helpers: a clock the tests move by hand, collectors
+// the tests own (a TCP listener and a UDP socket on 127.0.0.1), and the
+// scale of the big loops.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace offhand::testing {
+
+// OFFHAND_TEST_SCALE (e.g. 0.05 under ThreadSanitizer) scales big counts.
+inline int scaled(int n, int at_least = 1) {
+  double scale = 1.0;
+  if (const char* s = std::getenv("OFFHAND_TEST_SCALE"); s != nullptr && *s != '\0')
+    scale = std::atof(s);
+  return std::max(at_least, static_cast<int>(n * scale));
+}
+
+// A steady clock that moves only when told; copies share the time, and it
+// may be read from any thread (a proxy's consumer).
+class ManualClock {
+ public:
+  using time_point = std::chrono::steady_clock::time_point;
+  ManualClock() : ns_(std::make_shared<std::atomic<std::int64_t>>(1'000'000'000'000)) {}
+  time_point now() const { return time_point(std::chrono::nanoseconds(ns_->load())); }
+  void advance(std::chrono::nanoseconds d) { ns_->fetch_add(d.count()); }
+  std::function<time_point()> function() const {
+    auto ns = ns_;
+    return [ns] { return time_point(std::chrono::nanoseconds(ns->load())); };
+  }
+
+ private:
+  std::shared_ptr<std::atomic<std::int64_t>> ns_;
+};
+
+inline sockaddr_in loopback(std::uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+// A port on 127.0.0.1 where nothing listens (bound once, then released):
+// connecting to it is refused.
+inline std::uint16_t refused_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a = loopback(0);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// A TCP collector on 127.0.0.1 that the test drives: it listens, accepts
+// when asked, reads lines, can stop reading, drop the connection, stop
+// listening and listen again on the same port. Every wait is bounded.
+class TcpCollector {
+ public:
+  // port 0: a free port. receive_buffer > 0 sets SO_RCVBUF (accepted
+  // connections inherit it), to make a collector that never reads fill up
+  // soon.
+  explicit TcpCollector(std::uint16_t port = 0, int receive_buffer = 0)
+      : receive_buffer_(receive_buffer) {
+    listen_on(port);
+  }
+  ~TcpCollector() {
+    drop_connection();
+    stop_listening();
+  }
+  TcpCollector(const TcpCollector&) = delete;
+  TcpCollector& operator=(const TcpCollector&) = delete;
+
+  std::uint16_t port() const { return port_; }
+
+  void listen_on(std::uint16_t port) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (receive_buffer_ > 0)
+      ::setsockopt(listen_fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer_, sizeof receive_buffer_);
+    sockaddr_in a = loopback(port);
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(listen_fd_, 16) != 0)
+      throw std::runtime_error("TcpCollector: cannot listen on port " + std::to_string(port));
+    socklen_t len = sizeof a;
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+  }
+  void stop_listening() {
+    if (listen_fd_ >= 0) ::close(listen_fd_);
+    listen_fd_ = -1;
+  }
+  // Listens again on the same port (after stop_listening()).
+  void listen_again() { listen_on(port_); }
+
+  // Accepts one connection, waiting at most `limit`; false when none came.
+  bool accept(std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    pollfd p{.fd = listen_fd_, .events = POLLIN, .revents = 0};
+    if (::poll(&p, 1, static_cast<int>(limit.count())) != 1) return false;
+    drop_connection();
+    conn_fd_ = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    partial_.clear();
+    return conn_fd_ >= 0;
+  }
+  bool connected() const { return conn_fd_ >= 0; }
+  void drop_connection() {
+    if (conn_fd_ >= 0) ::close(conn_fd_);
+    conn_fd_ = -1;
+  }
+
+  // Reads until `n` more complete lines came (accepting a connection first
+  // when there is none, and the next one when the peer closes), or `limit`
+  // passed; returns the lines read (without their "\n").
+  std::vector<std::string> read_lines(std::size_t n,
+                                      std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    std::vector<std::string> lines;
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (lines.size() < n) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      if (conn_fd_ < 0) {
+        if (!accept(left)) break;
+        continue;
+      }
+      pollfd p{.fd = conn_fd_, .events = POLLIN, .revents = 0};
+      if (::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 100))) != 1)
+        continue;
+      char buf[65536];
+      const ssize_t got = ::recv(conn_fd_, buf, sizeof buf, 0);
+      if (got <= 0) {
+        drop_connection();  // the peer closed; a partial line is lost with it
+        partial_.clear();
+        continue;
+      }
+      partial_.append(buf, static_cast<std::size_t>(got));
+      std::size_t start = 0;
+      for (std::size_t nl; (nl = partial_.find('\n', start)) != std::string::npos; start = nl + 1)
+        lines.push_back(partial_.substr(start, nl - start));
+      partial_.erase(0, start);
+    }
+    return lines;
+  }
+
+  // Reads every line that arrives until none came for `quiet` (bounded by
+  // `limit`).
+  std::vector<std::string> read_until_quiet(std::chrono::milliseconds quiet,
+                                            std::chrono::milliseconds limit = std::chrono::seconds(60)) {
+    std::vector<std::string> all;
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto more = read_lines(1'000'000, quiet);
+      if (more.empty()) break;
+      all.insert(all.end(), more.begin(), more.end());
+    }
+    return all;
+  }
+
+ private:
+  int receive_buffer_ = 0;
+  int listen_fd_ = -1;
+  int conn_fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::string partial_;
+};
+
+// A UDP socket on 127.0.0.1 that receives datagrams for the test.
+class UdpCollector {
+ public:
+  UdpCollector() {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    const int size = 4 * 1024 * 1024;
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    sockaddr_in a = loopback(0);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+  }
+  ~UdpCollector() { ::close(fd_); }
+  UdpCollector(const UdpCollector&) = delete;
+  UdpCollector& operator=(const UdpCollector&) = delete;
+  std::uint16_t port() const { return port_; }
+
+  // Up to `n` datagrams, waiting at most `limit` in all.
+  std::vector<std::string> receive(std::size_t n,
+                                   std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    std::vector<std::string> out;
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    std::vector<char> buf(70'000);
+    while (out.size() < n) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      pollfd p{.fd = fd_, .events = POLLIN, .revents = 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) != 1) continue;
+      const ssize_t got = ::recv(fd_, buf.data(), buf.size(), 0);
+      if (got >= 0) out.emplace_back(buf.data(), static_cast<std::size_t>(got));
+    }
+    return out;
+  }
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace offhand::testing
