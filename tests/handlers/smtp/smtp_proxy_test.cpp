@@ -3,6 +3,9 @@
 // never makes a logging thread wait.
 #include <offhand/proxy/proxy_handler.hpp>
 
+#include <atomic>
+#include <chrono>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -90,6 +93,14 @@ TEST(SmtpProxyTest, ProxyDigestAndSmtpTogether) {
   d.level = level::kCritical;
   d.window = 200ms;
   d.max_records_in_digest = 5;
+  // The digest's time is stepped by the test (read on the proxy's consumer
+  // thread, hence atomic): the window cannot end while the records arrive,
+  // however slow the machine.
+  auto now = std::make_shared<std::atomic<std::chrono::steady_clock::rep>>(0);
+  d.timer = false;
+  d.clock = [now] {
+    return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(now->load()));
+  };
   auto digest = std::make_shared<AlertDigest>(smtp, d);
   auto proxy = std::make_shared<ProxyHandler>(digest);
 
@@ -100,6 +111,10 @@ TEST(SmtpProxyTest, ProxyDigestAndSmtpTogether) {
     log.info("request {} ok", i);
     if (i % 10 == 0) log.critical("backend {} unreachable", i / 10);
   }
+  ASSERT_TRUE(proxy->flush(60s));
+  EXPECT_EQ(server.received().size(), 1u);  // the first alert; the rest are held
+  now->store(std::chrono::duration_cast<std::chrono::steady_clock::duration>(201ms).count());
+  ASSERT_TRUE(proxy->flush(60s));  // the window has ended: the digest goes out
   const auto mails = server.wait_for(2);
   ASSERT_EQ(mails.size(), 2u);
   EXPECT_EQ(mails[0].header("Subject"), "CRITICAL in svc.api: backend 0 unreachable");
