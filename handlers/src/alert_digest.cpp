@@ -51,9 +51,11 @@ AlertDigest::AlertDigest(HandlerPtr target, Options options)
     throw ConfigError("AlertDigest: max_records_in_digest must be at least 1");
   if (options_.target_flush_interval.count() < 0)
     throw ConfigError("AlertDigest: target_flush_interval must not be negative");
+  if (options_.clock && options_.timer)
+    throw ConfigError("AlertDigest: a clock of one's own needs timer = false");
   set_level(options_.level);
   set_formatter(std::make_shared<const Formatter>("%(asctime)s %(levelname)s %(name)s: %(message)s"));
-  last_target_flush_ = Steady::now();
+  last_target_flush_ = steady_now();
   // Started last, with its first due time set: construction is over before
   // the thread can call flush() (which reaches virtuals).
   if (options_.timer) {
@@ -92,7 +94,7 @@ void AlertDigest::emit(const LogRecord& record) {
   // Checked here too: a ProxyHandler with several targets hands records over
   // without the targets' level checks, and this level is what makes an alert.
   if (record.levelno < options_.level) return;
-  const Steady::time_point now = Steady::now();
+  const Steady::time_point now = steady_now();
   deliver_due(now);
   if (!window_end_ && held_ == 0 && rate_allows(now)) {
     target_->handle(record);
@@ -109,7 +111,7 @@ void AlertDigest::on_flush() {
   // close() calls on_flush() first, with closed() already true; on_close()
   // sends what is held, so nothing here.
   if (closed()) return;
-  const Steady::time_point now = Steady::now();
+  const Steady::time_point now = steady_now();
   deliver_due(now);
   last_target_flush_ = now;
   schedule(now);

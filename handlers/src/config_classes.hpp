@@ -12,6 +12,8 @@ namespace offhand::handlers::detail {
 
 void add_stream_classes(ClassRegistry& classes);  // stream_config.cpp
 void add_file_classes(ClassRegistry& classes);    // file_config.cpp
+void add_offlog_classes(ClassRegistry& classes);  // offlog_config.cpp
+void add_memory_classes(ClassRegistry& classes);  // memory_config.cpp
 // smtp_config.cpp, or smtp_config_none.cpp in a build without libcurl
 // (the names are then known and rejected with the reason).
 void add_smtp_classes(ClassRegistry& classes);

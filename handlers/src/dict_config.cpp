@@ -14,6 +14,8 @@ namespace {
 void add_handler_classes(ClassRegistry& classes) {
   handlers::detail::add_stream_classes(classes);
   handlers::detail::add_file_classes(classes);
+  handlers::detail::add_offlog_classes(classes);
+  handlers::detail::add_memory_classes(classes);
   handlers::detail::add_smtp_classes(classes);
 }
 

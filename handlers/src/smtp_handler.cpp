@@ -433,7 +433,14 @@ SmtpHandler::SmtpHandler(Options options)
   }
   CURL* e = c.easy;
   setopt(e, CURLOPT_URL, c.url.c_str(), "CURLOPT_URL");
+  // Only SMTP may be spoken, whatever the URL says. CURLOPT_PROTOCOLS_STR
+  // came in libcurl 7.85 and deprecates the bit mask, which older ones take.
+#if LIBCURL_VERSION_NUM >= 0x075500
   setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps", "CURLOPT_PROTOCOLS_STR");
+#else
+  setopt(e, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_SMTP | CURLPROTO_SMTPS),
+         "CURLOPT_PROTOCOLS");
+#endif
   setopt(e, CURLOPT_MAIL_FROM, c.from.c_str(), "CURLOPT_MAIL_FROM");
   setopt(e, CURLOPT_MAIL_RCPT, c.recipients, "CURLOPT_MAIL_RCPT");
   setopt(e, CURLOPT_UPLOAD, 1L, "CURLOPT_UPLOAD");

@@ -6,10 +6,11 @@
 
 #include <atomic>
 
-namespace offhand {
-namespace {
+#include "detail/stderr.hpp"
 
-void write_stderr(std::string_view text) noexcept {
+namespace offhand {
+
+void detail::write_stderr(std::string_view text) noexcept {
   // write(2) rather than std::cerr: safe during static destruction and from
   // any thread, and one call per report keeps reports from interleaving.
   const char* p = text.data();
@@ -21,6 +22,10 @@ void write_stderr(std::string_view text) noexcept {
     left -= static_cast<std::size_t>(n);
   }
 }
+
+namespace {
+
+using detail::write_stderr;
 
 std::atomic<bool> g_report{true};
 std::atomic<ErrorReporter> g_reporter{&write_stderr};

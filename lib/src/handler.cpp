@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <offhand/error.hpp>
+#include <offhand/manager.hpp>
 
 #include "detail/demangle.hpp"
 #include "detail/fork_locks.hpp"
@@ -64,6 +65,8 @@ Handler::Handler(Locking locking) : locking_(locking) {
   detail::register_fork_locks({detail::fork_lock(mutex_, this, /*handler_lock=*/true),
                                detail::fork_lock(error_mutex_, this, /*handler_lock=*/true),
                                detail::fork_lock(filters_.writers_mutex(), this)});
+  // The exit drain exists before the first handler does (see manager.hpp).
+  detail::register_exit_drain();
 }
 
 Handler::~Handler() { detail::unregister_fork_locks(this); }

@@ -23,6 +23,7 @@
 #include <offhand/error.hpp>
 #include <offhand/manager.hpp>
 
+#include "detail/caller.hpp"
 #include "detail/demangle.hpp"
 #include "detail/fork_locks.hpp"
 #include "detail/read_section.hpp"
@@ -57,14 +58,33 @@ ThreadInfo make_thread_info() {
 
 thread_local ThreadInfo t_thread = make_thread_info();
 
-// The process id, cached; reset in a forked child.
-std::atomic<std::int64_t> g_pid{::getpid()};
+// Process-wide state a log call reads is constant-initialised (zero until
+// first set), never dynamically: a static object of the program may log
+// before this file's dynamic initialisers have run (in a static build they
+// run after the program's own).
 
-// The process name. Every name ever set is kept, so a record's view of it
-// stays valid while another thread renames the process.
-std::mutex g_process_name_mutex;
-std::deque<std::string>* g_process_names = new std::deque<std::string>{"MainProcess"};
-std::atomic<const std::string*> g_process_name{&g_process_names->front()};
+// The process id, cached on first use; reset in a forked child.
+constinit std::atomic<std::int64_t> g_pid{0};
+
+std::int64_t current_pid() noexcept {
+  std::int64_t pid = g_pid.load(std::memory_order_relaxed);
+  if (pid == 0) {
+    pid = ::getpid();
+    g_pid.store(pid, std::memory_order_relaxed);
+  }
+  return pid;
+}
+
+// The process name; null until set_process_name(). Every name ever set is
+// kept, so a record's view of it stays valid while another thread renames
+// the process.
+constexpr std::string_view kDefaultProcessName = "MainProcess";
+constinit std::atomic<const std::string*> g_process_name{nullptr};
+
+std::string_view current_process_name() noexcept {
+  const std::string* name = g_process_name.load(std::memory_order_acquire);
+  return name != nullptr ? std::string_view(*name) : kDefaultProcessName;
+}
 
 void after_fork_in_child() {
   g_pid.store(::getpid(), std::memory_order_relaxed);
@@ -183,12 +203,24 @@ void set_thread_name(std::string_view name) {
 }
 
 void set_process_name(std::string_view name) {
-  std::scoped_lock lock(g_process_name_mutex);
-  g_process_names->emplace_back(name);
-  g_process_name.store(&g_process_names->back(), std::memory_order_release);
+  // Never destroyed: records may view a name during static destruction.
+  static auto* mutex = new std::mutex;
+  static auto* names = new std::deque<std::string>;
+  std::scoped_lock lock(*mutex);
+  names->emplace_back(name);
+  g_process_name.store(&names->back(), std::memory_order_release);
 }
 
 std::span<const Field> current_context() noexcept { return t_context_views; }
+
+void detail::fill_caller(LogRecord& record) noexcept {
+  record.time = Clock::now();
+  record.thread = t_thread.id;
+  record.thread_name = t_thread.name;
+  record.process = current_pid();
+  record.process_name = current_process_name();
+  record.context = t_context_views;
+}
 
 ContextScope::ContextScope(std::initializer_list<Field> fields) : count_(fields.size()) {
   for (const Field& f : fields) t_context.emplace_back(f.key, f.value);
@@ -301,13 +333,8 @@ void Logger::call(int level, const Extra* extra, std::source_location loc,
   record.lineno = loc.line();
   record.function = loc.function_name();
   record.static_location = true;
-  record.time = Clock::now();
-  record.thread = t_thread.id;
-  record.thread_name = t_thread.name;
-  record.process = g_pid.load(std::memory_order_relaxed);
-  record.process_name = *g_process_name.load(std::memory_order_acquire);
+  detail::fill_caller(record);
   record.bound = bound;
-  record.context = t_context_views;
   record.set_pending(&pending);
 
   if (detail::t_in_handler) {

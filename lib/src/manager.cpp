@@ -2,6 +2,8 @@
 // The logger hierarchy, the default manager, and shutdown at exit.
 #include <offhand/manager.hpp>
 
+#include <time.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <vector>
@@ -87,17 +89,22 @@ void Manager::update_thresholds() {
   for (auto& [name, logger] : loggers_) update(*logger);
 }
 
+std::vector<HandlerPtr> Manager::all_handlers() const {
+  std::vector<HandlerPtr> handlers;
+  auto collect = [&handlers](const Logger& logger) {
+    for (HandlerPtr& h : logger.handlers())
+      if (std::find(handlers.begin(), handlers.end(), h) == handlers.end()) handlers.push_back(std::move(h));
+  };
+  collect(*root_);
+  for (const auto& [name, logger] : loggers_) collect(*logger);
+  return handlers;
+}
+
 void Manager::shutdown() noexcept {
   std::vector<HandlerPtr> handlers;
   try {
     std::scoped_lock lock(mutex_);
-    auto collect = [&handlers](const Logger& logger) {
-      for (HandlerPtr& h : logger.handlers())
-        if (std::find(handlers.begin(), handlers.end(), h) == handlers.end())
-          handlers.push_back(std::move(h));
-    };
-    collect(*root_);
-    for (auto& [name, logger] : loggers_) collect(*logger);
+    handlers = all_handlers();
   } catch (...) {
     return;
   }
@@ -109,9 +116,45 @@ void Manager::shutdown() noexcept {
   }
 }
 
+namespace {
+
+// Takes `m` if it is free before `deadline`. The crash handler's way with a
+// lock the crashing thread itself may hold.
+bool try_lock_until(std::mutex& m, std::chrono::steady_clock::time_point deadline) noexcept {
+  while (!m.try_lock()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    const timespec pause{0, 1'000'000};
+    ::nanosleep(&pause, nullptr);
+  }
+  return true;
+}
+
+}  // namespace
+
+bool Manager::flush_for_crash(std::chrono::steady_clock::time_point deadline) noexcept {
+  std::vector<HandlerPtr> handlers;
+  if (!try_lock_until(mutex_, deadline)) return false;
+  try {
+    std::scoped_lock lock(std::adopt_lock, mutex_);
+    handlers = all_handlers();
+  } catch (...) {
+    return false;
+  }
+  for (const HandlerPtr& h : handlers) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    h->flush();
+  }
+  return true;
+}
+
 Manager& default_manager() noexcept {
   // Never destroyed: static objects destroyed at exit may still log.
-  static Manager* manager = new Manager();
+  static Manager* manager = [] {
+    // Before the manager exists, so a static object whose constructor makes
+    // the first logger is destroyed before the exit drain runs.
+    detail::register_exit_drain();
+    return new Manager();
+  }();
   return *manager;
 }
 
@@ -147,6 +190,26 @@ void unregister_shutdown_hook(ShutdownHook* hook) noexcept {
   std::erase(r.hooks, hook);
 }
 
+bool drain_hooks_for_crash(std::chrono::steady_clock::time_point deadline) noexcept {
+  auto& r = hooks();
+  if (!try_lock_until(r.mutex, deadline)) return false;
+  std::scoped_lock lock(std::adopt_lock, r.mutex);
+  bool all = true;
+  for (auto it = r.hooks.rbegin(); it != r.hooks.rend(); ++it) all = (*it)->on_crash_drain(deadline) && all;
+  return all;
+}
+
+void register_exit_drain() noexcept {
+  // A function-local static: initialised on first use, whatever the order
+  // of static initialisation between translation units (a static build runs
+  // the program's own initialisers before the library's).
+  static const bool registered = [] {
+    std::atexit([] { shutdown(); });
+    return true;
+  }();
+  (void)registered;
+}
+
 }  // namespace detail
 
 void shutdown() noexcept {
@@ -161,10 +224,11 @@ void shutdown() noexcept {
 
 namespace {
 // Python registers logging.shutdown with atexit at import; offhand does it
-// when the library is loaded, so it runs after every static object made
-// later (the program's own) is destroyed, and before nothing it needs.
+// when the library is loaded (and earlier, on first use, if a static object
+// of the program uses it first), so it runs after every static object made
+// later is destroyed, and before nothing it needs.
 const bool g_shutdown_registered = [] {
-  std::atexit([] { shutdown(); });
+  detail::register_exit_drain();
   return true;
 }();
 }  // namespace

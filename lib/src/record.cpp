@@ -11,11 +11,17 @@
 
 namespace offhand {
 
-namespace {
-const Clock::time_point g_start_time = Clock::now();
-}  // namespace
+Clock::time_point start_time() {
+  // On first use, which may come from a static object's constructor before
+  // this file's own initialisers ran (a static build).
+  static const Clock::time_point start = Clock::now();
+  return start;
+}
 
-Clock::time_point start_time() { return g_start_time; }
+namespace {
+// Otherwise, when the library is loaded (Python: when logging is imported).
+const Clock::time_point g_start_time = start_time();
+}  // namespace
 
 std::string_view LogRecord::message() const {
   if (pending_ == nullptr) return message_;

@@ -15,6 +15,7 @@
 #include <offhand/manager.hpp>
 
 #include "lib/test_handlers.hpp"
+#include "support/error_capture.hpp"
 #include "support/temp_dir.hpp"
 
 namespace offhand::handlers {
@@ -171,7 +172,7 @@ TEST(FileHandlerTest, UnopenablePathThrowsConfigErrorWithPathAndReason) {
 }
 
 TEST(FileHandlerTest, DelayedUnopenablePathReportsThroughHandleError) {
-  test::ErrorReports reports;
+  test::ErrorCapture reports;
   TempDir dir;
   const std::string path = dir.file("missing-dir/app.log");
   Manager m(level::kDebug);
@@ -185,7 +186,7 @@ TEST(FileHandlerTest, DelayedUnopenablePathReportsThroughHandleError) {
 }
 
 TEST(FileHandlerTest, DelayedHandlerWritesOnceThePathBecomesUsable) {
-  test::ErrorReports reports;
+  test::ErrorCapture reports;
   TempDir dir;
   const std::string path = dir.file("later/app.log");
   Manager m(level::kDebug);
@@ -198,7 +199,7 @@ TEST(FileHandlerTest, DelayedHandlerWritesOnceThePathBecomesUsable) {
 }
 
 TEST(FileHandlerTest, UnopenableFileDoesNotHoldRecordsWithoutBound) {
-  test::ErrorReports reports;
+  test::ErrorCapture reports;
   TempDir dir;
   const std::string path = dir.file("later/app.log");
   Manager m(level::kDebug);
@@ -215,7 +216,7 @@ TEST(FileHandlerTest, UnopenableFileDoesNotHoldRecordsWithoutBound) {
 }
 
 TEST(FileHandlerTest, ClosedHandlerDropsAndReports) {
-  test::ErrorReports reports;
+  test::ErrorCapture reports;
   TempDir dir;
   const std::string path = dir.file("app.log");
   Manager m(level::kDebug);

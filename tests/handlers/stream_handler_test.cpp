@@ -12,6 +12,7 @@
 #include <offhand/manager.hpp>
 
 #include "lib/test_handlers.hpp"
+#include "support/error_capture.hpp"
 
 namespace offhand::handlers {
 namespace {
@@ -72,7 +73,7 @@ TEST(StreamHandlerTest, BatchWritesEveryRecordInOrder) {
 }
 
 TEST(StreamHandlerTest, FailingStreamGoesToHandleError) {
-  test::ErrorReports reports;
+  test::ErrorCapture reports;
   Manager m(level::kDebug);
   std::ostream broken(nullptr);  // every write sets badbit
   auto h = attach(m, broken);
@@ -86,7 +87,7 @@ TEST(StreamHandlerTest, FailingStreamGoesToHandleError) {
 }
 
 TEST(StreamHandlerTest, StreamRecoversAfterAFailure) {
-  test::ErrorReports reports;
+  test::ErrorCapture reports;
   Manager m(level::kDebug);
   std::ostringstream out;
   auto h = attach(m, out);

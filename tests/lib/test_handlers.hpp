@@ -151,39 +151,6 @@ class ThrowingHandler : public Handler {
   void emit(const LogRecord&) override { throw std::runtime_error("disk on fire"); }
 };
 
-// Collects what the library reports through set_error_reporter for the life
-// of the object, then restores the default reporter.
-class ErrorReports {
- public:
-  ErrorReports() {
-    std::scoped_lock lock(mutex());
-    storage().clear();
-    offhand::set_error_reporter(&capture);
-  }
-  ~ErrorReports() { offhand::set_error_reporter(nullptr); }
-  ErrorReports(const ErrorReports&) = delete;
-  ErrorReports& operator=(const ErrorReports&) = delete;
-
-  std::vector<std::string> texts() const {
-    std::scoped_lock lock(mutex());
-    return storage();
-  }
-
- private:
-  static void capture(std::string_view text) noexcept {
-    std::scoped_lock lock(mutex());
-    storage().emplace_back(text);
-  }
-  static std::mutex& mutex() {
-    static std::mutex m;
-    return m;
-  }
-  static std::vector<std::string>& storage() {
-    static std::vector<std::string> t;
-    return t;
-  }
-};
-
 // A value whose fmt::formatter counts how many times it formats.
 struct Counted {
   int value = 0;

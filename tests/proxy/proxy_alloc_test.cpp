@@ -10,6 +10,11 @@
 
 #include <gtest/gtest.h>
 
+#include <offhand/formatter.hpp>
+#include <offhand/handlers/file_handler.hpp>
+#include <offhand/logger.hpp>
+#include <offhand/manager.hpp>
+
 namespace {
 std::atomic<bool> g_counting{false};
 std::atomic<std::uint64_t> g_all{0};
@@ -87,6 +92,45 @@ TEST(ProxyHandlerAllocationTest, NoAllocationPerRecordInSteadyState) {
   EXPECT_EQ(mine, 0u) << "allocations in the calling thread for " << n << " records";
   EXPECT_EQ(g_all.load(), 0u) << "allocations in all threads (consumer included)";
   EXPECT_EQ(proxy.counters().emitted, n + 4 * options.capacity);
+}
+
+// The whole caller path: Logger::info with arguments to format, a logger
+// level check, a Formatter with time, level, name and message, and a
+// FileHandler writing to /dev/null behind the proxy.
+TEST(ProxyHandlerAllocationTest, NoAllocationFromLoggerInfoToAFile) {
+  Manager manager(level::kDebug);
+  Logger& log = manager.get_logger("alloc.app");
+  log.set_propagate(false);
+  auto file = std::make_shared<handlers::FileHandler>("/dev/null");
+  file->set_formatter(
+      std::make_shared<Formatter>("%(asctime)s %(levelname)s %(name)s %(thread)d: %(message)s"));
+  ProxyHandler::Options options;
+  options.capacity = 1024;
+  auto proxy = std::make_shared<ProxyHandler>(file, options);
+  log.add_handler(proxy);
+  const std::string user = "alice";
+  const std::string payload(2048, 'p');
+  // {:>6}: every message has the same length, the one the warm-up gave the
+  // buffers (a longer message grows them once, as any buffer would).
+
+  for (std::size_t i = 0; i < 4 * options.capacity; ++i)
+    log.info("user {} sent {:>6} bytes: {}", user, i, payload);
+  ASSERT_TRUE(proxy->flush(std::chrono::seconds(60)));
+
+  const std::size_t n = scaled(100'000);
+  t_mine = 0;
+  g_all = 0;
+  g_counting = true;
+  for (std::size_t i = 0; i < n; ++i) log.info("user {} sent {:>6} bytes: {}", user, i, payload);
+  const std::uint64_t mine = t_mine;
+  const bool flushed = proxy->flush(std::chrono::seconds(60));
+  g_counting = false;
+  ASSERT_TRUE(flushed);
+  EXPECT_EQ(mine, 0u) << "allocations in the calling thread for " << n << " records";
+  EXPECT_EQ(g_all.load(), 0u) << "allocations in all threads (consumer included)";
+  EXPECT_EQ(proxy->counters().emitted, n + 4 * options.capacity);
+  log.remove_handler(proxy);
+  proxy->close();
 }
 
 }  // namespace

@@ -27,6 +27,8 @@
 
 #include "line_file_handler.hpp"
 #include "support/capturing_handler.hpp"
+#include "support/stderr_capture.hpp"
+#include "support/temp_dir.hpp"
 
 namespace offhand::proxy {
 namespace {
@@ -34,6 +36,8 @@ namespace {
 using namespace std::chrono_literals;
 using testing::CapturingHandler;
 using testing::LineFileHandler;
+using test::StderrCapture;
+using test::TempDir;
 
 // A timeout that only a hang reaches: it guards against a deadlock, it is
 // not a timing assertion.
@@ -75,19 +79,6 @@ ProxyHandler::Options with(std::size_t capacity, OverflowPolicy policy) {
   o.overflow = policy;
   return o;
 }
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "offhand-proxy-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string file(std::string_view name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 std::vector<std::string> read_lines(const std::string& path) {
   std::ifstream in(path);
@@ -186,6 +177,34 @@ TEST(ProxyHandlerTest, EmitRunsOnlyOnTheConsumerThread) {
     EXPECT_NE(id, std::this_thread::get_id());
     EXPECT_EQ(id, threads.front());
   }
+}
+
+// The record's time is the log call's, not the emit's: the consumer is held
+// in the handler while the record is logged, and emits it only after the
+// clock has passed the end of the call.
+TEST(ProxyHandlerTest, TimestampIsTakenAtTheCallNotAtTheEmit) {
+  Manager manager(level::kDebug);
+  Logger& log = manager.get_logger("app");
+  auto target = capture();
+  target->hold();
+  auto proxy = std::make_shared<ProxyHandler>(target);
+  log.add_handler(proxy);
+  log.info("holds the consumer");
+  target->wait_until_blocked();
+  const auto before = Clock::now();
+  log.info("now");
+  const auto after = Clock::now();
+  while (Clock::now() <= after) std::this_thread::yield();
+  const auto released = Clock::now();
+  target->release();
+  ASSERT_TRUE(proxy->flush(kLong));
+  log.remove_handler(proxy);
+  const auto records = target->records();
+  ASSERT_EQ(records.size(), 2u);
+  const Clock::time_point t = records[1].view().time;
+  EXPECT_LE(before, t);
+  EXPECT_LE(t, after);
+  EXPECT_LT(t, released);
 }
 
 TEST(ProxyHandlerTest, RecordIsSnapshotNothingBorrowedCrosses) {
@@ -344,11 +363,23 @@ TEST(ProxyHandlerTest, RecordsArriveWithoutFlushWhetherTheConsumerNapsOrParks) {
     log_to(proxy, level::kInfo, fmt::format("trickle {}", i));
     std::this_thread::sleep_for(3ms);
   }
-  EXPECT_TRUE(eventually([&] { return target->size() == 10; }));
-  // Idle long enough to park: the next record wakes it.
-  std::this_thread::sleep_for(400ms);
-  log_to(proxy, level::kInfo, "after a pause");
-  EXPECT_TRUE(eventually([&] { return target->size() == 11; }));
+  ASSERT_TRUE(eventually([&] { return target->size() == 10; }));
+  // Idle long enough to park (100 ms without records): the next record
+  // must wake it, with exactly one wake-up call, and still arrive unflushed.
+  // A loaded machine may keep the consumer from parking within a pause;
+  // then the record arrives without a wake-up and the pause doubles.
+  std::uint64_t woken = 0;
+  std::size_t expected = 10;
+  for (auto pause = 200ms; woken == 0 && pause < kLong; pause *= 2) {
+    const std::uint64_t before = proxy.counters().consumer_wakeups;
+    std::this_thread::sleep_for(pause);
+    log_to(proxy, level::kInfo, "after a pause");
+    ++expected;
+    ASSERT_TRUE(eventually([&] { return target->size() == expected; }));
+    woken = proxy.counters().consumer_wakeups - before;
+    ASSERT_LE(woken, 1u);
+  }
+  EXPECT_EQ(woken, 1u);
   EXPECT_EQ(target->messages().back(), "after a pause");
 }
 
@@ -586,11 +617,18 @@ TEST_F(ProxyHandlerFaultTest, HandlerLoggingInsideEmitNeitherRecursesNorDeadlock
   auto target = std::make_shared<LoggingHandler>(log);
   auto proxy = std::make_shared<ProxyHandler>(target, with(4, OverflowPolicy::block()));
   log.add_handler(proxy);
+  StderrCapture err;
   for (int i = 0; i < 20; ++i) log.info("outer {}", i);
   ASSERT_TRUE(proxy->flush(kLong));
   log.remove_handler(proxy);
   proxy->close();
-  EXPECT_GE(target->seen.load(), 20);
+  // Each outer record is emitted once; each inner one goes to stderr and
+  // never back into the handler (a broken guard would emit it again).
+  EXPECT_EQ(target->seen.load(), 20);
+  std::string expected;
+  for (int i = 0; i < 20; ++i)
+    expected += "offhand: record logged from inside a handler: reentrant INFO: logged from inside emit\n";
+  EXPECT_EQ(err.text(), expected);
 }
 
 // --- Overflow policies ---------------------------------------------------------
@@ -764,6 +802,24 @@ TEST(ProxyHandlerStallTest, CallerNeverWaitsOnAStalledHandler) {
   target->set_delay(0ns);  // let the test finish quickly
   proxy.close();
   EXPECT_EQ(target->size(), 1001u);
+}
+
+// A storm four times the queue into a hung handler: under drop_newest the
+// caller still never waits; exactly what did not fit is dropped and counted.
+TEST(ProxyHandlerStallTest, CallerNeverWaitsWhenAStormOverflowsTheQueue) {
+  constexpr std::size_t kCapacity = 64;
+  constexpr std::size_t kStorm = 4 * kCapacity;
+  auto f = fill(kCapacity, OverflowPolicy::drop_newest());  // handler hung, queue full
+  for (std::size_t i = 0; i < kStorm; ++i) log_to(*f.proxy, level::kCritical, "storm");
+  const auto c = f.proxy->counters();
+  EXPECT_EQ(c.caller_waits, 0u);
+  EXPECT_EQ(c.enqueued, kCapacity);
+  EXPECT_EQ(c.dropped, kStorm);
+  EXPECT_EQ(c.dropped_at(level::kCritical), kStorm);
+  f.target->release();
+  f.proxy->close();
+  // The records that got in, then the drop summary.
+  EXPECT_EQ(f.target->size(), kCapacity + 1);
 }
 
 // --- Sizes -------------------------------------------------------------------------

@@ -9,12 +9,16 @@
 
 namespace offhand::test {
 
-inline std::size_t scaled(std::size_t n) {
+// The factor: 1 when unset, empty or not positive.
+inline double scale() {
   const char* s = std::getenv("OFFHAND_TEST_SCALE");
-  if (s == nullptr) return n;
-  const double f = std::atof(s);
-  if (f <= 0) return n;
-  return std::max<std::size_t>(1, static_cast<std::size_t>(static_cast<double>(n) * f));
+  const double v = s != nullptr && *s != '\0' ? std::atof(s) : 1.0;
+  return v > 0 ? v : 1.0;
+}
+
+// n scaled, at least 1.
+inline std::size_t scaled(std::size_t n) {
+  return std::max<std::size_t>(1, static_cast<std::size_t>(static_cast<double>(n) * scale()));
 }
 
 }  // namespace offhand::test

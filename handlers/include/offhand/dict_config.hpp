@@ -31,8 +31,32 @@ namespace offhand {
 //       terminator (default "\n")
 //   logging.FileHandler, offhand.FileHandler
 //       filename (required), mode "a" (default) or "w", delay, encoding
-//       (absent, null or UTF-8: offhand writes bytes as given); offhand's
-//       permissions (an integer or an octal string, "0640") and buffer_bytes
+//       (absent, null or UTF-8: offhand writes bytes as given), errors (a
+//       string or null, accepted: offhand never re-encodes); offhand's
+//       permissions (an integer or an octal string, "0640"), buffer_bytes,
+//       flush_level (a level: written before the call returns; default
+//       ERROR), flush_interval (seconds), sync (fdatasync at flush)
+//   logging.handlers.WatchedFileHandler, offhand.WatchedFileHandler
+//       the keys of FileHandler
+//   logging.handlers.RotatingFileHandler, offhand.RotatingFileHandler
+//       the keys of FileHandler; maxBytes (>= 0, 0: never), backupCount
+//       (>= 0)
+//   logging.handlers.TimedRotatingFileHandler, offhand.TimedRotatingFileHandler
+//       the keys of FileHandler (mode is ignored: always "a"); when ("S",
+//       "M", "H", "D", "midnight", "W0".."W6", any case; default "h"),
+//       interval (>= 1), backupCount (>= 0), utc, atTime ("HH:MM:SS" or
+//       "HH:MM", or null); handlers::timed_rotating_file_factory() gives
+//       the factory with a time source of your own
+//   logging.handlers.MemoryHandler, offhand.MemoryHandler
+//       capacity (required, >= 0), flushLevel (a number or a level name;
+//       default ERROR), target (a handler id, or null), flushOnClose
+//       (default true)
+//   offhand.OfflogHandler
+//       filename (absolute, required: the offlog server opens it), socket
+//       (default "/tmp/offlog.sock"), timeout (seconds, default 5: each wait
+//       of close()), max_pending_bytes (default 1048576: bytes held while
+//       the server is slow or away; beyond it records are dropped and
+//       reported)
 //   logging.NullHandler, offhand.NullHandler
 //   logging.handlers.SMTPHandler, offhand.SmtpHandler (when offhand/config.hpp
 //   says OFFHAND_HAS_SMTP; otherwise the names are known and rejected)

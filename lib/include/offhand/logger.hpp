@@ -25,6 +25,10 @@ namespace offhand {
 class Manager;
 
 namespace detail {
+// What fmt::runtime(s) returns: fmt::basic_runtime<char> in {fmt} 9,
+// fmt::runtime_format_string<char> from {fmt} 10 on.
+using RuntimeFormat = decltype(fmt::runtime(std::string_view{}));
+
 // A format string checked at compile time against the arguments, carrying
 // the caller's source location. fmt::runtime(s) gives an unchecked one,
 // whose errors are caught when the message is rendered.
@@ -37,7 +41,7 @@ struct FormatString {
       std::source_location loc = std::source_location::current())
       : str(s), location(loc) {}
   FormatString(  // NOLINT(google-explicit-constructor)
-      fmt::basic_runtime<char> r,
+      RuntimeFormat r,
       std::source_location loc = std::source_location::current())
       : str(r), location(loc) {}
 

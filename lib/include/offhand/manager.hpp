@@ -4,12 +4,14 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <offhand/logger.hpp>
 
@@ -49,9 +51,16 @@ class Manager {
   // Flushes and closes the handlers of every logger of this manager.
   void shutdown() noexcept;
 
+  // Flushes (does not close) the handlers of every logger of this manager,
+  // for the crash handler: the manager's lock is tried until `deadline`
+  // rather than waited for. False when the lock stayed taken.
+  bool flush_for_crash(std::chrono::steady_clock::time_point deadline) noexcept;
+
  private:
   friend class Logger;
   void update_thresholds();  // mutex_ held
+  // The handlers of every logger, each once, in the order found. mutex_ held.
+  std::vector<HandlerPtr> all_handlers() const;
 
   std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Logger>, std::less<>> loggers_;  // guarded by mutex_
@@ -83,12 +92,26 @@ namespace detail {
 class ShutdownHook {
  public:
   virtual void on_shutdown() noexcept = 0;
+  // The crash handler (offhand/crash_handler.hpp), on the crashing thread:
+  // hand everything queued so far to the real handlers and flush them,
+  // waiting no later than `deadline`. Closes, joins and frees nothing.
+  // Returns whether it finished in time.
+  virtual bool on_crash_drain(std::chrono::steady_clock::time_point deadline) noexcept = 0;
 
  protected:
   ~ShutdownHook() = default;
 };
 void register_shutdown_hook(ShutdownHook* hook);
 void unregister_shutdown_hook(ShutdownHook* hook) noexcept;
+// Calls on_crash_drain() of every registered hook, newest first. The
+// registry's lock is tried until `deadline`. False if anything timed out.
+bool drain_hooks_for_crash(std::chrono::steady_clock::time_point deadline) noexcept;
+// Registers shutdown() with std::atexit, once. Called when the library is
+// loaded, by default_manager() and by every Handler's constructor, so the
+// exit drain is registered before the first handler exists and before a
+// static object that logs finishes its constructor: that object's
+// destructor then runs (and may log) before the drain.
+void register_exit_drain() noexcept;
 }  // namespace detail
 
 }  // namespace offhand

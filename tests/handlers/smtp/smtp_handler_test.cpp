@@ -18,9 +18,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using offhand::testing::decode_qp;
 using offhand::testing::decode_rfc2047;
-using offhand::testing::ErrorCapture;
+using offhand::test::ErrorCapture;
 using offhand::testing::ReceivedMail;
-using offhand::testing::SmtpTempDir;
 using offhand::testing::SmtpTestServer;
 using offhand::testing::TestRecord;
 using namespace std::chrono_literals;
@@ -401,17 +400,17 @@ TEST_F(SmtpHandlerTest, ASlowServerTimesOutAndIsReported) {
 class SmtpTlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    cert_ = dir_.path() / "cert.pem";
-    key_ = dir_.path() / "key.pem";
-    other_cert_ = dir_.path() / "other.pem";
-    const auto other_key = dir_.path() / "other-key.pem";
+    cert_ = dir_.file("cert.pem");
+    key_ = dir_.file("key.pem");
+    other_cert_ = dir_.file("other.pem");
+    const auto other_key = dir_.file("other-key.pem");
     if (!offhand::testing::make_certificate(cert_, key_) ||
         !offhand::testing::make_certificate(other_cert_, other_key))
       GTEST_SKIP() << "openssl could not make a certificate";
     server_.emplace(SmtpTestServer::Tls{cert_, key_});
   }
 
-  SmtpTempDir dir_;
+  test::TempDir dir_;
   std::filesystem::path cert_, key_, other_cert_;
   std::optional<SmtpTestServer> server_;
 };

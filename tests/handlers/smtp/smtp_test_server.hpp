@@ -38,32 +38,14 @@
 #include <offhand/level.hpp>
 #include <offhand/record.hpp>
 
+#include "support/error_capture.hpp"
+#include "support/temp_dir.hpp"
+
 #ifndef OFFHAND_SMTP_SERVER
 #error "OFFHAND_SMTP_SERVER must name smtp_server.py (set by tests/handlers/smtp/meson.build)"
 #endif
 
 namespace offhand::testing {
-
-// A private directory under the system's temporary directory, removed with
-// everything in it when the object goes.
-class SmtpTempDir {
- public:
-  SmtpTempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "offhand-smtp-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~SmtpTempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  SmtpTempDir(const SmtpTempDir&) = delete;
-  SmtpTempDir& operator=(const SmtpTempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // One message as the server stored it.
 struct ReceivedMail {
@@ -186,47 +168,6 @@ inline std::string decode_qp(std::string_view in) {
   return out;
 }
 
-// Captures what handle_error reports (through the process-wide error
-// reporter) while it lives, then puts the default reporter back.
-class ErrorCapture {
- public:
-  ErrorCapture() {
-    std::scoped_lock lock(mutex());
-    reports().clear();
-    set_error_reporter(&capture);
-  }
-  ~ErrorCapture() { set_error_reporter(nullptr); }
-  ErrorCapture(const ErrorCapture&) = delete;
-  ErrorCapture& operator=(const ErrorCapture&) = delete;
-
-  std::vector<std::string> texts() const {
-    std::scoped_lock lock(mutex());
-    return reports();
-  }
-  std::string all() const {
-    std::string out;
-    for (const std::string& t : texts()) out += t;
-    return out;
-  }
-
- private:
-  static std::mutex& mutex() {
-    static std::mutex m;
-    return m;
-  }
-  static std::vector<std::string>& reports() {
-    static std::vector<std::string> r;
-    return r;
-  }
-  static void capture(std::string_view text) noexcept {
-    try {
-      std::scoped_lock lock(mutex());
-      reports().emplace_back(text);
-    } catch (...) {
-    }
-  }
-};
-
 // A LogRecord with its strings, for handing to a handler directly. Not
 // movable (LogRecord is not): make it in place.
 struct TestRecord {
@@ -257,7 +198,7 @@ class SmtpTestServer {
   };
 
   explicit SmtpTestServer(std::optional<Tls> tls = std::nullopt) {
-    mail_dir_ = dir_.path() / "mail";
+    mail_dir_ = dir_.file("mail");
     std::filesystem::create_directory(mail_dir_);
     start(tls);
   }
@@ -379,7 +320,7 @@ class SmtpTestServer {
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    const std::string log = (dir_.path() / "server.log").string();
+    const std::string log = dir_.file("server.log");
 
     int in[2], out[2];
     if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0)
@@ -427,7 +368,7 @@ class SmtpTestServer {
     control_port_ = static_cast<std::uint16_t>(control);
   }
 
-  SmtpTempDir dir_;
+  test::TempDir dir_;
   std::filesystem::path mail_dir_;
   pid_t pid_ = -1;
   int stdin_fd_ = -1;

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -72,6 +73,11 @@ class AlertDigest final : public Handler {
     // holding mail for a retry (SmtpHandler) retries even when no record
     // comes. 0: never.
     std::chrono::milliseconds target_flush_interval{30'000};
+    // Where the windows, the rate limit and the target flushes read the
+    // time; empty: std::chrono::steady_clock::now. A program (or a test)
+    // that steps a clock of its own sets timer = false and calls flush()
+    // after each step: the timer thread sleeps in steady_clock time.
+    std::function<std::chrono::steady_clock::time_point()> clock;
   };
 
   // Counts since construction; each value is read atomically.
@@ -83,8 +89,8 @@ class AlertDigest final : public Handler {
   };
 
   // Throws ConfigError for a null target, a zero window, interval,
-  // max_mails_per_interval or max_records_in_digest, and std::system_error when the timer thread
-  // cannot start.
+  // max_mails_per_interval or max_records_in_digest, a clock with the
+  // timer, and std::system_error when the timer thread cannot start.
   AlertDigest(HandlerPtr target, Options options);
   ~AlertDigest() override;
 
@@ -107,6 +113,9 @@ class AlertDigest final : public Handler {
  private:
   using Steady = std::chrono::steady_clock;
 
+  Steady::time_point steady_now() const {
+    return options_.clock ? options_.clock() : Steady::now();
+  }
   bool rate_allows(Steady::time_point now);
   void note_send(Steady::time_point now);
   void hold(const LogRecord& record);

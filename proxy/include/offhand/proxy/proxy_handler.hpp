@@ -126,10 +126,10 @@ struct ProxyCounters {
 //
 // Failures of a protected handler go to that handler's handle_error() and
 // are counted; the consumer never stops for them and callers never see them.
-// A process exit drains every live proxy (offhand::shutdown() runs it), and
-// after fork() the child's proxies work at once with an empty queue and
-// counters from zero (what the parent had queued is written by the parent
-// only).
+// A process exit drains every live proxy (offhand::shutdown() runs it), so
+// does a crash once offhand::install_crash_handler() was called, and after
+// fork() the child's proxies work at once with an empty queue and counters
+// from zero (what the parent had queued is written by the parent only).
 class ProxyHandler final : public Handler, private offhand::detail::ShutdownHook {
  public:
   struct Options {
@@ -218,6 +218,10 @@ class ProxyHandler final : public Handler, private offhand::detail::ShutdownHook
  private:
   // offhand::shutdown() at process exit: close(options_.exit_timeout).
   void on_shutdown() noexcept override;
+  // The crash handler, on the crashing thread: a flush marker and a wait
+  // for it until `deadline` (proxy/src/crash_drain.cpp). The consumer does
+  // the work on its own thread; nothing is closed or joined.
+  bool on_crash_drain(std::chrono::steady_clock::time_point deadline) noexcept override;
 
   static constexpr std::int64_t kNoDeadline = INT64_MAX;
 

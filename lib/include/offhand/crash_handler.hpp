@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT
+// The crash handler: on a fatal signal or std::terminate, log one CRITICAL
+// record, drain every ProxyHandler and flush every handler within a
+// deadline, then die as the process would have died without it.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace offhand {
+
+class Manager;
+
+struct CrashHandlerOptions {
+  // How long the whole drain may take (the record, every proxy, every
+  // handler's flush). When it passes, the process dies at once with the
+  // signal it was dying of, whatever is still unwritten.
+  std::chrono::milliseconds deadline = std::chrono::seconds(2);
+  // Also drain on SIGTERM and SIGINT (then re-raise them). Off by default:
+  // a program that handles these itself keeps its own handlers.
+  bool termination_signals = false;
+  // Also drain on std::terminate (an uncaught exception, a throwing
+  // noexcept function), naming the active exception's type and what().
+  bool terminate_handler = true;
+  // The logger the crash record is logged through ("" is the root). It is
+  // looked up when the handler is installed: dictConfig's
+  // disable_existing_loggers applies to it as to any logger.
+  std::string logger;
+  // Size of the alternate signal stack the handler runs on, so a stack
+  // overflow is handled too.
+  std::size_t alternate_stack_bytes = 256 * 1024;
+  // The hierarchy whose handlers are flushed; null means default_manager().
+  Manager* manager = nullptr;
+};
+
+// Installs the handler for SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGABRT (and
+// SIGTERM and SIGINT when asked), and for std::terminate. Call it once, early
+// in main() (a second call replaces the options and keeps the handlers).
+// Throws ConfigError when a handler, the alternate stack or the watchdog
+// thread cannot be set up.
+//
+// What happens on a crash, in order, on the thread that crashed:
+//  1. Every live ProxyHandler gets a flush marker and the thread waits until
+//     each consumer has handed everything queued before it to its handlers
+//     and flushed them. Nothing runs in the signal handler's thread for
+//     this but the queue push and a wait; the handlers run on their
+//     consumer threads, which are not interrupted.
+//  2. One CRITICAL record goes through the chosen logger: "Fatal signal 11
+//     (SIGSEGV): Segmentation fault at address 0x0" (or, for terminate,
+//     "std::terminate called after throwing an instance of 'T': what()",
+//     with the exception as structured data), with a stack trace in
+//     stack_info (addresses and the names dladdr() finds: exported symbols
+//     only; addr2line gives the rest).
+//  3. Step 1 again for the crash record, then every handler attached to a
+//     logger of the hierarchy is flushed (not closed).
+//  4. The previous disposition of the signal is restored and the signal is
+//     raised again (a fault returns and faults again, so a previous handler,
+//     a sanitizer's or a crash reporter's, sees the original fault and
+//     context). For terminate, the previous terminate handler is called.
+//     The exit status and the core dump are the ones the crash gives
+//     without offhand.
+//
+// This is not async-signal-safe, and cannot be: logging a record renders,
+// may allocate and takes handler locks. What keeps it from making things
+// worse:
+//  - A watchdog thread (started by this call, idle until a crash) ends the
+//    process with the crash's signal, default disposition, when the deadline
+//    passes: a lock held by the crashing thread (the heap's, a handler's), a
+//    consumer that is itself the thread that crashed or that is dead, or a
+//    hung handler cost at most the deadline, and the process still dies of
+//    its own signal (not chained to a previous handler then).
+//  - The locks of the library (the hook registry, the manager) are tried,
+//    not waited for, until the deadline.
+//  - A thread that crashed inside a handler (a handler's lock may be held)
+//    writes its record to stderr, skips step 3's direct flushes, and drains
+//    the proxies only.
+//  - A crash inside the drain itself ends the process at once with the
+//    first signal. A second thread that crashes while the first drains
+//    waits for that drain (up to the deadline), then dies of its own signal.
+//
+// A signal sent to the process (kill -TERM) is taken by the main thread
+// unless it blocks it; should it land on a proxy's consumer thread, that
+// proxy's drain waits out the deadline, as for a crash on that thread.
+//
+// The alternate stack is set for the calling thread; other threads that
+// may overflow their stacks call install_crash_stack_for_this_thread().
+// After fork(), the child's watchdog is started again.
+void install_crash_handler(const CrashHandlerOptions& options = {});
+
+// Gives the calling thread an alternate signal stack of `bytes`, unless it
+// has one (a sanitizer's, for instance), so a stack overflow on this thread
+// reaches the crash handler. The memory is kept for the life of the process.
+void install_crash_stack_for_this_thread(std::size_t bytes = 256 * 1024);
+
+}  // namespace offhand
