@@ -100,7 +100,6 @@ void after_fork_in_child() {
 
 const bool g_fork_handler_installed = [] {
   ::pthread_atfork(nullptr, nullptr, &after_fork_in_child);
-  detail::register_fork_locks({detail::fork_lock(g_process_name_mutex, &g_process_name_mutex)});
   return true;
 }();
 
@@ -204,7 +203,11 @@ void set_thread_name(std::string_view name) {
 
 void set_process_name(std::string_view name) {
   // Never destroyed: records may view a name during static destruction.
-  static auto* mutex = new std::mutex;
+  static auto* mutex = [] {
+    auto* m = new std::mutex;
+    detail::register_fork_locks({detail::fork_lock(*m, m)});
+    return m;
+  }();
   static auto* names = new std::deque<std::string>;
   std::scoped_lock lock(*mutex);
   names->emplace_back(name);
