@@ -21,7 +21,6 @@ namespace {
 struct Registry {
   std::mutex mutex;             // taken first in prepare, held across fork()
   std::vector<ForkLock> locks;  // guarded by mutex
-  std::vector<ForkLock*> taken; // guarded by mutex; those prepare took
 };
 
 Registry& registry() {
@@ -29,6 +28,14 @@ Registry& registry() {
   // static destruction.
   static auto* r = new Registry;
   return *r;
+}
+
+void release_taken(Registry& r) noexcept {
+  for (auto it = r.locks.rbegin(); it != r.locks.rend(); ++it) {
+    if (!it->taken) continue;
+    it->unlock(it->mutex);
+    it->taken = false;
+  }
 }
 
 // Takes every registered lock, or none: a lock that is busy makes prepare
@@ -46,19 +53,12 @@ void prepare() noexcept {
   for (;;) {
     const bool last = std::chrono::steady_clock::now() > give_up;
     r.mutex.lock();
-    r.taken.clear();
     bool all = true;
     for (ForkLock& l : r.locks) {
       if (from_handler && l.handler_lock) continue;
-      if (!l.try_lock(l.mutex)) {
-        if (last) continue;
-        all = false;
-        break;
-      }
-      try {
-        r.taken.push_back(&l);
-      } catch (...) {
-        l.unlock(l.mutex);
+      if (l.try_lock(l.mutex)) {
+        l.taken = true;
+      } else if (!last) {
         all = false;
         break;
       }
@@ -70,8 +70,7 @@ void prepare() noexcept {
             "the child re-creates it\n");
       return;  // the registry's mutex stays held until parent()/child()
     }
-    for (auto it = r.taken.rbegin(); it != r.taken.rend(); ++it) (*it)->unlock((*it)->mutex);
-    r.taken.clear();
+    release_taken(r);
     r.mutex.unlock();
     std::this_thread::sleep_for(pause);
     pause = std::min<std::chrono::microseconds>(2 * pause, std::chrono::milliseconds(1));
@@ -80,17 +79,20 @@ void prepare() noexcept {
 
 void parent() noexcept {
   Registry& r = registry();
-  for (auto it = r.taken.rbegin(); it != r.taken.rend(); ++it) (*it)->unlock((*it)->mutex);
-  r.taken.clear();
+  release_taken(r);
   r.mutex.unlock();
 }
 
 void child() noexcept {
   Registry& r = registry();
-  // Fresh locks: the parent's threads that might have held one are gone,
-  // and this thread's own hold (fork from inside a handler) ends with it.
-  for (ForkLock& l : r.locks) l.remake(l.mutex);
-  r.taken.clear();
+  // Fresh locks, as CPython re-creates its handler locks: unlocking them
+  // here would not do, as a reader-writer lock knows its writer by a thread
+  // id the child's thread no longer has. The parent's threads that might
+  // have held one (one prepare could not take) are gone too.
+  for (ForkLock& l : r.locks) {
+    l.remake(l.mutex);
+    l.taken = false;
+  }
   new (&r.mutex) std::mutex;
   forget_other_readers_in_child();
 }
@@ -108,8 +110,6 @@ void register_fork_locks(std::initializer_list<ForkLock> locks) {
   Registry& r = registry();
   std::scoped_lock lock(r.mutex);
   r.locks.insert(r.locks.end(), locks.begin(), locks.end());
-  // So prepare's list of taken locks never allocates.
-  r.taken.reserve(r.locks.size());
 }
 
 void unregister_fork_locks(const void* owner) noexcept {

@@ -103,7 +103,6 @@ void after_fork_in_child() {
 
 const bool g_fork_handler_installed = [] {
   ::pthread_atfork(nullptr, nullptr, &after_fork_in_child);
-  detail::register_fork_locks({detail::fork_lock(g_process_name_mutex, &g_process_name_mutex)});
   return true;
 }();
 
@@ -206,6 +205,13 @@ void set_thread_name(std::string_view name) {
 }
 
 void set_process_name(std::string_view name) {
+  // Taken around fork() from the first rename on (registered on first use:
+  // a static object may name the process before this file's initialisers).
+  static const bool fork_safe = [] {
+    detail::register_fork_locks({detail::fork_lock(g_process_name_mutex, &g_process_name_mutex)});
+    return true;
+  }();
+  (void)fork_safe;
   std::scoped_lock lock(g_process_name_mutex);
   // Never destroyed: records may view a name during static destruction.
   static auto* names = new std::deque<std::string>;

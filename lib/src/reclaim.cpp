@@ -211,8 +211,8 @@ void leave_read_section_shared() noexcept {
 }
 
 void forget_other_readers_in_child() noexcept {
-  // The registry's mutex was re-created with the other fork locks. Only
-  // this thread survived: every other slot is free and quiescent.
+  // Only this thread survived the fork: every other slot is free and
+  // quiescent. (The child is single-threaded here: no lock needed.)
   for (ReaderSlot* s : registry().slots) {
     if (s == t_reader.slot) continue;
     s->in_use = false;

@@ -4,7 +4,7 @@
 // pthread_atfork handlers take them all before fork(), release them in the
 // parent and re-create them in the child (CPython re-creates its handler
 // locks after fork), so a child never inherits a lock held by a thread it
-// does not have.
+// does not have, nor data a lock's holder left half changed.
 #pragma once
 
 #include <initializer_list>
@@ -20,6 +20,7 @@ struct ForkLock {
   // A handler's own lock: not taken when fork() is called from inside a
   // handler (a handler that runs a program), which may hold it itself.
   bool handler_lock = false;
+  bool taken = false;  // by prepare; guarded by the registry's mutex
 };
 
 template <class Mutex>
@@ -29,7 +30,8 @@ ForkLock fork_lock(Mutex& m, const void* owner, bool handler_lock = false) noexc
           [](void* p) { static_cast<Mutex*>(p)->unlock(); },
           [](void* p) { new (p) Mutex; },
           owner,
-          handler_lock};
+          handler_lock,
+          false};
 }
 
 // Registers locks (installs the fork handlers on first use). May throw
