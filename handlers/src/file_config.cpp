@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <offhand/handlers/file_handler.hpp>
@@ -24,11 +25,12 @@ std::string filename(const ConfigNode& entry) {
   return name;
 }
 
-// The keys every file handler takes: Python's mode, delay, encoding and
-// errors, and offhand's permissions, buffer_bytes and flush policy.
-FileOptions file_options(const ConfigNode& entry) {
+// The keys every file handler takes: Python's mode (but
+// TimedRotatingFileHandler's, which has none), delay, encoding and errors,
+// and offhand's permissions, buffer_bytes and flush policy.
+FileOptions file_options(const ConfigNode& entry, bool takes_mode = true) {
   FileOptions options;
-  if (auto m = entry.get("mode")) {
+  if (auto m = takes_mode ? entry.get("mode") : std::nullopt) {
     const std::string mode = m->as_string();
     if (mode == "w")
       options.truncate = true;
@@ -118,7 +120,7 @@ TimedRotatingFileHandler::AtTime at_time(const ConfigNode& node) {
 HandlerPtr make_timed_rotating_file_handler(const ConfigNode& entry,
                                             const TimedRotatingFileHandler::TimeSource& clock) {
   const std::string path = filename(entry);
-  TimedRotatingFileHandler::Options options{.clock = clock, .file = file_options(entry)};
+  TimedRotatingFileHandler::Options options{.clock = clock, .file = file_options(entry, false)};
   if (auto w = entry.get("when")) {
     options.when = w->as_string();
     std::string up = options.when;

@@ -37,6 +37,19 @@ std::string upper(std::string s) {
   return s;
 }
 
+// Python's extMatch (r"^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}(\.\w+)?$" and
+// shorter, re.ASCII) applied to a part of a name split at dots: a part has
+// no dot, so the optional group never matches and the part must have the
+// shape of `shape`, where '9' stands for an ASCII digit.
+bool matches(const std::string& part, const std::string& shape) {
+  if (part.size() != shape.size()) return false;
+  for (std::size_t i = 0; i < part.size(); ++i) {
+    const bool digit = part[i] >= '0' && part[i] <= '9';
+    if (shape[i] == '9' ? !digit : part[i] != shape[i]) return false;
+  }
+  return true;
+}
+
 // Python's os.path.splitext of a base name: (root, ext), leading dots not
 // starting an extension.
 std::pair<std::string, std::string> splitext(const std::string& name) {
@@ -50,33 +63,31 @@ std::pair<std::string, std::string> splitext(const std::string& name) {
 TimedRotatingFileHandler::TimedRotatingFileHandler(std::string path, Options options)
     : FileHandlerBase(std::move(path), checked(options)), options_(std::move(options)) {
   when_ = upper(options_.when);
-  std::string pattern;
   if (when_ == "S") {
     interval_ = 1;
     suffix_ = "%Y-%m-%d_%H-%M-%S";
-    pattern = R"(^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}(\.\w+)?$)";
+    ext_match_ = "9999-99-99_99-99-99";
   } else if (when_ == "M") {
     interval_ = 60;
     suffix_ = "%Y-%m-%d_%H-%M";
-    pattern = R"(^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}(\.\w+)?$)";
+    ext_match_ = "9999-99-99_99-99";
   } else if (when_ == "H") {
     interval_ = 60 * 60;
     suffix_ = "%Y-%m-%d_%H";
-    pattern = R"(^\d{4}-\d{2}-\d{2}_\d{2}(\.\w+)?$)";
+    ext_match_ = "9999-99-99_99";
   } else if (when_ == "D" || when_ == "MIDNIGHT") {
     interval_ = kDay;
     suffix_ = "%Y-%m-%d";
-    pattern = R"(^\d{4}-\d{2}-\d{2}(\.\w+)?$)";
+    ext_match_ = "9999-99-99";
   } else if (when_.size() == 2 && when_[0] == 'W' && when_[1] >= '0' && when_[1] <= '6') {
     interval_ = 7 * kDay;
     day_of_week_ = when_[1] - '0';
     suffix_ = "%Y-%m-%d";
-    pattern = R"(^\d{4}-\d{2}-\d{2}(\.\w+)?$)";
+    ext_match_ = "9999-99-99";
   } else {
     throw ConfigError("TimedRotatingFileHandler: when must be S, M, H, D, midnight or W0-W6, not \"" +
                       options_.when + "\"");
   }
-  ext_match_ = std::regex(pattern);
   interval_ *= options_.interval;
   set_rotation_hooks(options_.namer, options_.rotator);
 
@@ -171,7 +182,7 @@ std::vector<std::string> TimedRotatingFileHandler::files_to_delete() const {
     for (;;) {
       const std::size_t end = suffix.find('.', begin);
       const std::string part = suffix.substr(begin, end == std::string::npos ? end : end - begin);
-      if (std::regex_match(part, ext_match_)) {
+      if (matches(part, ext_match_)) {
         result.push_back(dir + "/" + name);
         break;
       }

@@ -355,6 +355,8 @@ TEST(DictConfigTest, EveryMistakeInABuiltInClassNamesItsKeyPath) {
        "handlers.t.when: expected S, M, H, D, midnight or W0-W6, not \"Y\""},
       {R"J({"t": {"class": "logging.handlers.TimedRotatingFileHandler", "filename": "x", "when": "W7"}})J",
        "handlers.t.when: expected S, M, H, D, midnight or W0-W6, not \"W7\""},
+      {R"J({"t": {"class": "logging.handlers.TimedRotatingFileHandler", "filename": "x", "mode": "a"}})J",
+       "handlers.t.mode: unknown key"},
       {R"J({"t": {"class": "logging.handlers.TimedRotatingFileHandler", "filename": "x", "atTime": "25:00"}})J",
        "handlers.t.atTime: time of day out of range"},
       {R"J({"m": {"class": "logging.handlers.MemoryHandler", "capacity": -1}})J",

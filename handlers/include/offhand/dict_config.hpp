@@ -42,7 +42,7 @@ namespace offhand {
 //       the keys of FileHandler; maxBytes (>= 0, 0: never), backupCount
 //       (>= 0)
 //   logging.handlers.TimedRotatingFileHandler, offhand.TimedRotatingFileHandler
-//       the keys of FileHandler (mode is ignored: always "a"); when ("S",
+//       the keys of FileHandler but mode (as Python: always "a"); when ("S",
 //       "M", "H", "D", "midnight", "W0".."W6", any case; default "h"),
 //       interval (>= 1), backupCount (>= 0), utc, atTime ("HH:MM:SS" or
 //       "HH:MM", or null); handlers::timed_rotating_file_factory() gives

@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -136,6 +135,19 @@ void expect_every_line_once(const std::map<std::string, std::string>& files,
   EXPECT_EQ(tally.first_not_seen(1), "");
 }
 
+// Whether `s` is the start of a line "t<k> <i>" (a copy cut inside it).
+bool is_prefix_of_a_line(const std::string& s) {
+  const std::string shape = "t0 ";
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (i >= shape.size()) {
+      if (s[i] < '0' || s[i] > '9') return false;
+    } else if (i == 1 ? (s[i] < '0' || s[i] >= '0' + kThreads) : s[i] != shape[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::string write_conf(const TempDir& dir, const std::string& body) {
   const std::string conf = dir.file("logrotate.conf");
   test::write_file(conf, fmt::format("{} {{\n  rotate 1000\n  missingok\n  nocompress\n{}}}\n",
@@ -195,7 +207,6 @@ TEST_F(LogrotateTest, CopytruncateCorruptsNoLineAndReusesTheFileFromOffsetZero) 
   const auto files = log_files(dir);
   EXPECT_EQ(files.size(), static_cast<std::size_t>(rotations + 1));
   LineTally tally(counts);
-  const std::regex prefix_of_a_line(R"(t?[0-3]?( [0-9]*)?)");
   for (const auto& [name, text] : files) {
     EXPECT_EQ(text.find('\0'), std::string::npos) << name << " has a hole of zero bytes";
     std::size_t pos = 0;
@@ -205,7 +216,7 @@ TEST_F(LogrotateTest, CopytruncateCorruptsNoLineAndReusesTheFileFromOffsetZero) 
         // A copy cut inside the last write: a prefix of a line, and only in
         // a copy (the live file ends with the handler's last write).
         EXPECT_NE(name, "app.log");
-        EXPECT_TRUE(std::regex_match(text.substr(pos), prefix_of_a_line)) << name << ": " << text.substr(pos);
+        EXPECT_TRUE(is_prefix_of_a_line(text.substr(pos))) << name << ": " << text.substr(pos);
         break;
       }
       const std::string line = text.substr(pos, end - pos);

@@ -8,7 +8,6 @@
 #include <ctime>
 #include <functional>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -74,7 +73,7 @@ class TimedRotatingFileHandler final : public FileHandlerBase {
   std::int64_t interval_ = 0;
   int day_of_week_ = 0;
   std::string suffix_;
-  std::regex ext_match_;
+  std::string ext_match_;  // the shape of a suffix's date part, '9' a digit
   const Options options_;
   std::int64_t rollover_at_ = 0;  // guarded by the handler's mutex
 };
