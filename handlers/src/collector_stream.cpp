@@ -25,7 +25,7 @@
 
 #include <fmt/format.h>
 
-#include "config.hpp"  // generated: OFFHAND_HAS_TLS
+#include <offhand/config.hpp>  // generated: OFFHAND_HAS_TLS
 
 #if OFFHAND_HAS_TLS
 #include <openssl/err.h>

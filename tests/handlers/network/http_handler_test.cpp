@@ -31,7 +31,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 using nlohmann::json;
-using offhand::testing::ErrorCapture;
+using offhand::test::ErrorCapture;
 using offhand::testing::HttpRequest;
 using offhand::testing::HttpTestServer;
 using offhand::testing::ManualClock;

@@ -30,7 +30,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 using nlohmann::json;
-using offhand::testing::ErrorCapture;
+using offhand::test::ErrorCapture;
 using offhand::testing::ManualClock;
 using offhand::testing::TcpCollector;
 using offhand::testing::UdpCollector;
