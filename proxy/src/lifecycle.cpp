@@ -33,16 +33,6 @@ constexpr std::array kBlockedSignals{SIGHUP,  SIGINT,  SIGQUIT,  SIGTERM, SIGUSR
 // The kernel's limit for a thread name, without its NUL.
 constexpr std::size_t kMaxThreadName = 15;
 
-std::string describe(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown exception";
-  }
-}
-
 }  // namespace
 
 Core::Core(std::vector<HandlerPtr> targets, const ProxyHandler::Options& options)
@@ -139,10 +129,15 @@ void Core::thread_main(std::exception_ptr* setup_error) noexcept {
   const CrashStack stack;
   offhand::detail::mark_proxy_consumer_thread();
   std::exception_ptr error;
+  std::string_view why;
   try {
     set_up_thread();
+  } catch (const std::exception& e) {
+    error = std::current_exception();
+    why = e.what();
   } catch (...) {
     error = std::current_exception();
+    why = "unknown exception";
   }
   if (setup_error != nullptr) {
     *setup_error = error;  // published by finish_mutex_ below
@@ -153,9 +148,10 @@ void Core::thread_main(std::exception_ptr* setup_error) noexcept {
     finish_cv_.notify_all();
     if (error) return;
   } else if (error) {
+    // what() stays valid: `error` keeps the exception alive.
     report_internal_error(fmt::format(
         "--- Logging error ---\nProxyHandler: setting up the consumer thread in the forked child failed: {}\n",
-        describe(error)));
+        why));
   }
   run();
 }
