@@ -18,6 +18,7 @@
 #include <offhand/manager.hpp>
 
 #include "lib/test_handlers.hpp"
+#include "support/capturing_handler.hpp"
 #include "support/error_capture.hpp"
 #include "support/stderr_capture.hpp"
 
@@ -35,10 +36,10 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::StartsWith;
 using test::Counted;
-using test::RecordingHandler;
+using offhand::testing::CapturingHandler;
 
-std::shared_ptr<RecordingHandler> recorder(Logger& logger, int level = level::kNotSet) {
-  auto h = std::make_shared<RecordingHandler>();
+std::shared_ptr<CapturingHandler> recorder(Logger& logger, int level = level::kNotSet) {
+  auto h = std::make_shared<CapturingHandler>();
   h->set_level(level);
   logger.add_handler(h);
   return h;
@@ -275,7 +276,7 @@ TEST(LoggerTest, HasHandlersFollowsPropagation) {
 TEST(LoggerTest, AddAndRemoveHandlers) {
   Manager m(level::kDebug);
   Logger& log = m.get_logger("app");
-  auto h = std::make_shared<RecordingHandler>();
+  auto h = std::make_shared<CapturingHandler>();
   log.add_handler(h);
   log.add_handler(h);  // once only, as Python
   EXPECT_EQ(log.handlers().size(), 1u);
@@ -349,7 +350,7 @@ TEST(LoggerTest, HandleSendsARecordMadeElsewhereWithoutLevelCheck) {
 
 TEST(ManagerTest, ShutdownFlushesAndClosesEveryHandlerOnce) {
   Manager m;
-  auto shared = std::make_shared<RecordingHandler>();
+  auto shared = std::make_shared<CapturingHandler>();
   m.root().add_handler(shared);
   m.get_logger("a").add_handler(shared);
   auto other = recorder(m.get_logger("b.c"));
@@ -357,7 +358,7 @@ TEST(ManagerTest, ShutdownFlushesAndClosesEveryHandlerOnce) {
   EXPECT_TRUE(shared->closed());
   EXPECT_TRUE(other->closed());
   EXPECT_EQ(shared->closes(), 1);
-  EXPECT_THAT(shared->calls(), ElementsAre("flush", "flush", "close"));
+  EXPECT_THAT(shared->events(), ElementsAre("flush", "flush", "close"));
 }
 
 TEST(ManagerTest, FreeGetLoggerUsesTheDefaultManager) {
@@ -421,8 +422,8 @@ TEST(LogCallTest, MessageIsRenderedOnceForTwoHandlers) {
   Counted::calls() = 0;
   m.get_logger("app").info("value {}", Counted{3});
   EXPECT_EQ(Counted::calls(), 1);
-  EXPECT_THAT(first->lines(), ElementsAre("value counted:3"));
-  EXPECT_THAT(second->lines(), ElementsAre("value counted:3"));
+  EXPECT_THAT(first->formatted(), ElementsAre("value counted:3"));
+  EXPECT_THAT(second->formatted(), ElementsAre("value counted:3"));
 }
 
 TEST(LogCallTest, NothingIsRenderedWhenEveryHandlerRejects) {
@@ -692,7 +693,7 @@ TEST(BadInputTest, ThrowingEmitGoesToHandleErrorAndOtherHandlersStillRun) {
   const auto errors = failing->errors();
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].message, "boom 1");
-  EXPECT_EQ(errors[0].what, "emit failed on purpose");
+  EXPECT_EQ(errors[0].what, "CapturingHandler: failing as told");
   EXPECT_EQ(failing->error_count(), 1u);
   EXPECT_THAT(healthy->messages(), ElementsAre("boom 1", "fine"));
 }
