@@ -126,10 +126,11 @@ int main(int argc, char** argv) {
     const auto c = proxy->counters();
     const long rss = rss_kib();
     rss_peak = std::max(rss_peak, rss);
-    // Queued: accepted by the proxy, not yet handed to the handler.
+    // Queued: accepted by the proxy, neither handed to the handler nor
+    // dropped (enqueued counts both in the end).
     const auto p = static_cast<long long>(produced.load()), w = static_cast<long long>(flaky->written.load()),
                f = static_cast<long long>(flaky->failed.load()), d = static_cast<long long>(c.dropped),
-               q = static_cast<long long>(c.enqueued) - static_cast<long long>(c.emitted);
+               q = static_cast<long long>(c.enqueued) - static_cast<long long>(c.emitted) - d;
     std::printf("%4d %10lld %10lld %10lld %10lld %8lld %11lld %9ld\n", s, p, w, f, d, q, p - w - f - d - q, rss);
     std::fflush(stdout);
   }

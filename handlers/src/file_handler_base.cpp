@@ -2,6 +2,7 @@
 #include <offhand/handlers/file_handler_base.hpp>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +15,8 @@
 
 #include <offhand/error.hpp>
 
+#include "periodic_flusher.hpp"
+
 namespace offhand::handlers {
 namespace {
 // How much unwritten output a failing file keeps for a later retry.
@@ -25,6 +28,18 @@ std::atomic<std::uint64_t> g_reopen_generation{0};
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 
 extern "C" void on_reopen_signal(int) { reopen_all_files(); }
+
+// Bumped in every fork child: a handler whose generation differs holds the
+// parent's output (see drop_inherited_output).
+std::atomic<std::uint64_t> g_fork_generation{0};
+
+extern "C" void on_fork_child() { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
+
+std::uint64_t fork_generation() {
+  static const int installed = ::pthread_atfork(nullptr, nullptr, &on_fork_child);
+  if (installed != 0) throw std::system_error(installed, std::generic_category(), "pthread_atfork");
+  return g_fork_generation.load(std::memory_order_relaxed);
+}
 
 // Empties `buffer` when it holds more than a failing file may keep, and
 // says what was given up, for the error report; empty when nothing was.
@@ -54,7 +69,8 @@ FileHandlerBase::FileHandlerBase(std::string path, FileOptions options)
     : path_(std::move(path)),
       options_(options),
       reopen_generation_(g_reopen_generation.load(std::memory_order_relaxed)),
-      truncate_on_open_(options.truncate) {
+      truncate_on_open_(options.truncate),
+      fork_generation_(fork_generation()) {
   buffer_.reserve(std::min<std::size_t>(options_.buffer_bytes, 1 << 20));
   if (!options_.delay) {
     try {
@@ -63,13 +79,26 @@ FileHandlerBase::FileHandlerBase(std::string path, FileOptions options)
       throw ConfigError(e.what());
     }
   }
+  if (options_.buffer_bytes > 0 && options_.flush_interval.count() > 0) {
+    detail::register_periodic_flush(this, &flush_armed_, options_.flush_interval);
+    periodic_flush_ = true;
+  }
 }
 
 FileHandlerBase::~FileHandlerBase() {
+  // First: no periodic flush reaches a handler being destroyed.
+  if (periodic_flush_) detail::unregister_periodic_flush(this);
   // Each final handler closes in its own destructor, where its overrides
   // still apply; this one only catches a subclass that forgot (close() is
   // idempotent, and here reaches this class's own on_flush and on_close).
   close();
+}
+
+void FileHandlerBase::drop_inherited_output() noexcept {
+  const std::uint64_t generation = g_fork_generation.load(std::memory_order_relaxed);
+  if (generation == fork_generation_) return;
+  fork_generation_ = generation;
+  buffer_.clear();
 }
 
 void FileHandlerBase::open_file() {
@@ -156,6 +185,7 @@ void FileHandlerBase::emit(const LogRecord& record) {
 }
 
 void FileHandlerBase::emit_batch(std::span<const LogRecord* const> records) {
+  drop_inherited_output();
   reopen_if_requested();
   std::exception_ptr failure;  // the first one; reported after the batch is written
   try {
@@ -191,13 +221,17 @@ void FileHandlerBase::emit_batch(std::span<const LogRecord* const> records) {
   } catch (...) {
     if (!failure) failure = std::current_exception();
   }
+  if (periodic_flush_ && !buffer_.empty()) flush_armed_.store(true, std::memory_order_release);
   if (failure) std::rethrow_exception(failure);
 }
 
 void FileHandlerBase::on_flush() {
+  drop_inherited_output();
   reopen_if_requested();
   write_all();
-  if (options_.sync) sync_file();
+  // The periodic flush bounds the delay to the kernel; fdatasync stays with
+  // flush(), close() and flush_level records.
+  if (options_.sync && !detail::on_periodic_flusher_thread()) sync_file();
 }
 
 void FileHandlerBase::on_close() { close_file(); }

@@ -90,6 +90,9 @@ sem_t g_watch_done;
 char g_message[1024];
 char g_stack[16 * 1024];
 
+// Set on each ProxyHandler consumer thread (mark_proxy_consumer_thread).
+thread_local bool t_proxy_consumer = false;
+
 pid_t this_thread_id() noexcept { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 
 // Formats into `buffer` without allocating; truncates; returns the text.
@@ -275,7 +278,10 @@ void drain(int dying_signal, std::string_view message, const void* from,
   g_dying_signal.store(dying_signal, std::memory_order_release);
   const auto deadline = SteadyClock::now() + g_settings.deadline;
   ::sem_post(&g_watch_start);
-  const bool in_handler = detail::t_in_handler;
+  // On a proxy's consumer, the handler that crashed is reached only through
+  // its proxy (a protected handler is not also attached directly; see
+  // ProxyHandler), whose queue takes the record without its lock.
+  const bool in_handler = detail::t_in_handler && !t_proxy_consumer;
   // What was queued before the crash first: it is what matters most, and
   // the record below may need the heap, which the crash may have broken.
   detail::drain_hooks_for_crash(deadline);
@@ -402,25 +408,67 @@ void install_signal(Slot& slot, int sig, bool respect_ignored) {
 
 }  // namespace
 
-void install_crash_stack_for_this_thread(std::size_t bytes) {
-  stack_t current{};
-  if (::sigaltstack(nullptr, &current) == 0 && (current.ss_flags & SS_DISABLE) == 0 && current.ss_size >= bytes)
-    return;  // one big enough is there already
+namespace {
+
+bool has_stack_of(std::size_t bytes, stack_t& current) noexcept {
+  return ::sigaltstack(nullptr, &current) == 0 && (current.ss_flags & SS_DISABLE) == 0 &&
+         current.ss_size >= bytes;
+}
+
+// Maps `bytes` (rounded up to pages) with one guard page below, so an
+// overflow of the handler itself faults instead of writing over other
+// memory, and installs it. Returns the mapping and its size, or null.
+void* map_alternate_stack(std::size_t bytes, std::size_t& mapped) noexcept {
   const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
   const std::size_t size = (bytes + page - 1) / page * page;
-  // One guard page below the stack, so an overflow of the handler itself
-  // faults instead of writing over other memory.
   void* memory = ::mmap(nullptr, size + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (memory == MAP_FAILED) throw ConfigError("install_crash_handler: cannot map the alternate signal stack");
+  if (memory == MAP_FAILED) return nullptr;
   ::mprotect(memory, page, PROT_NONE);
   stack_t stack{};
   stack.ss_sp = static_cast<char*>(memory) + page;
   stack.ss_size = size;
   if (::sigaltstack(&stack, nullptr) != 0) {
     ::munmap(memory, size + page);
-    throw ConfigError("install_crash_handler: sigaltstack failed");
+    return nullptr;
   }
+  mapped = size + page;
+  return memory;
 }
+
+}  // namespace
+
+void install_crash_stack_for_this_thread(std::size_t bytes) {
+  stack_t current{};
+  if (has_stack_of(bytes, current)) return;  // one big enough is there already
+  std::size_t mapped = 0;
+  if (map_alternate_stack(bytes, mapped) == nullptr)
+    throw ConfigError("install_crash_handler: cannot set up the alternate signal stack");
+}
+
+CrashStack::CrashStack(std::size_t bytes) noexcept {
+  stack_t current{};
+  if (has_stack_of(bytes, current)) return;
+  previous_sp_ = current.ss_sp;
+  previous_size_ = current.ss_size;
+  previous_flags_ = current.ss_flags;
+  memory_ = map_alternate_stack(bytes, mapped_);
+}
+
+CrashStack::~CrashStack() {
+  if (memory_ == nullptr) return;
+  // The previous stack back (a sanitizer unmaps the one it finds at thread
+  // exit: it must find its own), or none.
+  stack_t previous{};
+  previous.ss_sp = previous_sp_;
+  previous.ss_size = previous_size_;
+  previous.ss_flags = (previous_flags_ & SS_DISABLE) != 0 || previous_sp_ == nullptr ? SS_DISABLE : 0;
+  ::sigaltstack(&previous, nullptr);
+  ::munmap(memory_, mapped_);
+}
+
+namespace detail {
+void mark_proxy_consumer_thread() noexcept { t_proxy_consumer = true; }
+}  // namespace detail
 
 void install_crash_handler(const CrashHandlerOptions& options) {
   if (options.deadline.count() < 0) throw ConfigError("install_crash_handler: deadline: negative");

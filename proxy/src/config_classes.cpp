@@ -3,6 +3,8 @@
 // logging.handlers.QueueHandler spelling of the same thing.
 #include <offhand/proxy/proxy_handler.hpp>
 
+#include <sched.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -65,6 +67,15 @@ HandlerPtr make_proxy(const ConfigNode& entry, bool python) {
     options.max_batch = static_cast<std::size_t>(m->as_int(1, std::int64_t{1} << 30));
   if (auto t = entry.get("exit_timeout")) options.exit_timeout = t->as_seconds();
   if (auto c = entry.get("copy_source_location")) options.copy_source_location = c->as_bool();
+  if (auto t = entry.get("thread_name")) {
+    options.thread_name = t->as_string();
+    if (options.thread_name.size() > 15) t->fail("a thread name has at most 15 bytes");
+  }
+  if (auto a = entry.get("cpu_affinity")) {
+    if (a->kind() != ConfigNode::Kind::kArray) a->fail("expected an array of CPU numbers, such as [0, 1]");
+    for (std::size_t i = 0; i < a->size(); ++i)
+      options.cpu_affinity.push_back(static_cast<int>((*a)[i].as_int(0, CPU_SETSIZE - 1)));
+  }
   // Python's listener ignores its handlers' levels unless asked.
   options.respect_handler_level = !python;
   if (auto r = entry.get("respect_handler_level")) options.respect_handler_level = r->as_bool();

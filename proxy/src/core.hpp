@@ -10,6 +10,8 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -74,7 +76,10 @@ class Core : public std::enable_shared_from_this<Core> {
 
   // Lifecycle (lifecycle.cpp) ------------------------------------------------
 
-  // Starts the consumer thread. Called once, by the ProxyHandler's constructor.
+  // Starts the consumer thread and waits until it is set up (named, pinned,
+  // Options::on_thread_start run). Called once, by the ProxyHandler's
+  // constructor; ConfigError for a bad name or CPU set, or what the start
+  // hook threw, with no thread left behind.
   void start();
 
   // The close sequence, on the closing thread: queue the stop sentinel,
@@ -120,6 +125,14 @@ class Core : public std::enable_shared_from_this<Core> {
   void drop_after_stop() noexcept;
   void report_fault(std::exception_ptr error) noexcept;
   void reset_queue() noexcept;
+
+  // The consumer thread (lifecycle.cpp). launch() creates it with the
+  // blocked signals already in its mask; thread_main() sets it up and runs
+  // run(). `setup_error` is null in a fork child: a failed setup is then
+  // reported and the consumer runs anyway.
+  void launch(std::exception_ptr* setup_error);
+  void thread_main(std::exception_ptr* setup_error) noexcept;
+  void set_up_thread();
 
   const std::vector<HandlerPtr> targets_;
   const std::size_t capacity_;
@@ -206,6 +219,12 @@ class Core : public std::enable_shared_from_this<Core> {
   std::condition_variable finish_cv_;
   State state_ = State::kIdle;  // guarded by finish_mutex_
   std::unique_ptr<std::thread> thread_;  // guarded by life_mutex_ after start()
+  // The consumer thread's setup (ProxyHandler::Options).
+  const std::string thread_name_;
+  const std::vector<int> cpu_affinity_;
+  const std::function<void()> on_thread_start_;
+  // start() waits for the new thread's setup under finish_mutex_.
+  bool set_up_ = false;  // guarded by finish_mutex_
 
   // Consumer-only scratch, reused from batch to batch so a steady stream
   // does not allocate on this side either.

@@ -4,17 +4,46 @@
 // per-proxy fork hooks that fork.cpp's pthread_atfork handlers call.
 #include "core.hpp"
 
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+
 #include <algorithm>
+#include <array>
 #include <bit>
+#include <cstring>
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <offhand/crash_handler.hpp>
 #include <offhand/error.hpp>
 
 #include "wake.hpp"
 
 namespace offhand::proxy::detail {
+namespace {
+
+// The asynchronous signals a consumer thread blocks (see the ProxyHandler
+// class comment): the ones a program handles or is stopped by.
+constexpr std::array kBlockedSignals{SIGHUP,  SIGINT,  SIGQUIT,  SIGTERM, SIGUSR1, SIGUSR2,
+                                     SIGALRM, SIGCHLD, SIGWINCH, SIGTSTP, SIGTTIN, SIGTTOU};
+
+// The kernel's limit for a thread name, without its NUL.
+constexpr std::size_t kMaxThreadName = 15;
+
+std::string describe(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+}  // namespace
 
 Core::Core(std::vector<HandlerPtr> targets, const ProxyHandler::Options& options)
     : targets_(std::move(targets)),
@@ -27,7 +56,16 @@ Core::Core(std::vector<HandlerPtr> targets, const ProxyHandler::Options& options
       respect_levels_(options.respect_handler_level),
       asymmetric_fence_(asymmetric_fence_available()),
       max_batch_(std::clamp<std::size_t>(options.max_batch, 1, capacity_)),
-      entries_(new Entry[capacity_]) {
+      entries_(new Entry[capacity_]),
+      thread_name_(options.thread_name),
+      cpu_affinity_(options.cpu_affinity),
+      on_thread_start_(options.on_thread_start) {
+  if (thread_name_.size() > kMaxThreadName)
+    throw ConfigError(fmt::format("ProxyHandler: thread_name \"{}\" is {} bytes; a thread name has at most {}",
+                                  thread_name_, thread_name_.size(), kMaxThreadName));
+  for (int cpu : cpu_affinity_)
+    if (cpu < 0 || cpu >= CPU_SETSIZE)
+      throw ConfigError(fmt::format("ProxyHandler: cpu_affinity: no CPU {} (0 to {})", cpu, CPU_SETSIZE - 1));
   for (std::size_t i = 0; i < capacity_; ++i) {
     entries_[i].seq.store(i, std::memory_order_relaxed);
     entries_[i].bytes.reserve_discarding(entry_bytes_);
@@ -57,9 +95,82 @@ void Core::start() {
   {
     std::scoped_lock f(finish_mutex_);
     state_ = State::kRunning;
+    set_up_ = false;
   }
-  // The thread holds the Core: an abandoned consumer keeps it alive.
-  thread_ = std::make_unique<std::thread>([self = shared_from_this()] { self->run(); });
+  std::exception_ptr setup_error;
+  launch(&setup_error);
+  {
+    std::unique_lock f(finish_mutex_);
+    finish_cv_.wait(f, [&] { return set_up_; });
+  }
+  if (setup_error) {
+    // The thread ended without taking a record: nothing to drain.
+    thread_->join();
+    thread_.reset();
+    {
+      std::scoped_lock f(finish_mutex_);
+      state_ = State::kIdle;
+    }
+    std::rethrow_exception(setup_error);
+  }
+}
+
+void Core::launch(std::exception_ptr* setup_error) {
+  // Blocked here, around the creation, so the new thread has them blocked
+  // from its first instruction (a signal sent meanwhile waits for this
+  // thread's mask to be restored).
+  sigset_t blocked, previous;
+  ::sigemptyset(&blocked);
+  for (int sig : kBlockedSignals) ::sigaddset(&blocked, sig);
+  ::pthread_sigmask(SIG_BLOCK, &blocked, &previous);
+  try {
+    // The thread holds the Core: an abandoned consumer keeps it alive.
+    thread_ = std::make_unique<std::thread>(
+        [self = shared_from_this(), setup_error] { self->thread_main(setup_error); });
+  } catch (...) {
+    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    throw;
+  }
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+}
+
+void Core::thread_main(std::exception_ptr* setup_error) noexcept {
+  // Its own alternate signal stack, for as long as the thread runs.
+  const CrashStack stack;
+  offhand::detail::mark_proxy_consumer_thread();
+  std::exception_ptr error;
+  try {
+    set_up_thread();
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if (setup_error != nullptr) {
+    *setup_error = error;  // published by finish_mutex_ below
+    {
+      std::scoped_lock f(finish_mutex_);
+      set_up_ = true;
+    }
+    finish_cv_.notify_all();
+    if (error) return;
+  } else if (error) {
+    report_internal_error(fmt::format(
+        "--- Logging error ---\nProxyHandler: setting up the consumer thread in the forked child failed: {}\n",
+        describe(error)));
+  }
+  run();
+}
+
+void Core::set_up_thread() {
+  if (!thread_name_.empty()) ::pthread_setname_np(::pthread_self(), thread_name_.c_str());
+  if (!cpu_affinity_.empty()) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int cpu : cpu_affinity_) CPU_SET(static_cast<std::size_t>(cpu), &set);
+    if (const int r = ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set); r != 0)
+      throw ConfigError(fmt::format("ProxyHandler: cpu_affinity [{}]: {}", fmt::join(cpu_affinity_, ", "),
+                                    std::strerror(r)));
+  }
+  if (on_thread_start_) on_thread_start_();
 }
 
 bool Core::stopped() const noexcept {
@@ -214,7 +325,7 @@ void Core::restart_in_child() noexcept {
   // the child closes the proxy afresh (its destructor or process exit).
   closing_ = false;
   try {
-    thread_ = std::make_unique<std::thread>([self = shared_from_this()] { self->run(); });
+    launch(nullptr);
   } catch (...) {
     state_ = State::kStopped;
     accepting_.store(false, std::memory_order_relaxed);

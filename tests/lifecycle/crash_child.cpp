@@ -5,6 +5,7 @@
 // crashes as <case> says. "drain" installs offhand's crash handler first;
 // "plain" does not, and shows how the same crash ends without it.
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -80,6 +81,21 @@ class StuckHandler final : public offhand::Handler {
   }
 };
 
+// Overflows its stack (on the consumer thread of the proxy it sits behind)
+// when it gets the record `trigger`.
+class OverflowingHandler final : public offhand::Handler {
+ public:
+  explicit OverflowingHandler(std::string trigger) : trigger_(std::move(trigger)) {}
+
+ protected:
+  void emit(const offhand::LogRecord& record) override {
+    if (record.message() == trigger_) recurse(0);
+  }
+
+ private:
+  const std::string trigger_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -104,6 +120,12 @@ int main(int argc, char** argv) {
     stuck->set_level(offhand::level::kCritical);
     root.add_handler(stuck);
   }
+  if (what == "consumer_overflow") {
+    // A second proxy, whose handler overflows its consumer's stack on the
+    // last record; the file's proxy is another one.
+    root.add_handler(std::make_shared<offhand::proxy::ProxyHandler>(
+        std::make_shared<OverflowingHandler>("record " + std::to_string(n - 1))));
+  }
   if (mode == "drain") {
     offhand::CrashHandlerOptions options;
     options.termination_signals = true;
@@ -119,6 +141,20 @@ int main(int argc, char** argv) {
   if (what == "fpe") return fpe();
   if (what == "ill") __builtin_trap();
   if (what == "sigterm") ::raise(SIGTERM);
+  if (what == "sigterm_process") {
+    // Sent to the process while this thread blocks it: the only threads
+    // that could take it are the proxies' consumers, which block it too, so
+    // it waits and is delivered here once unblocked.
+    sigset_t term;
+    ::sigemptyset(&term);
+    ::sigaddset(&term, SIGTERM);
+    ::pthread_sigmask(SIG_BLOCK, &term, nullptr);
+    ::kill(::getpid(), SIGTERM);
+    ::pthread_sigmask(SIG_UNBLOCK, &term, nullptr);
+    return 5;
+  }
+  if (what == "consumer_overflow")
+    for (;;) ::pause();  // the consumer crashes and ends the process
   if (what == "uncaught") throw std::runtime_error("nobody caught me");
   if (what == "noexcept") throws_in_noexcept();
   if (what == "overflow") return recurse(0);

@@ -200,7 +200,15 @@ INSTANTIATE_TEST_SUITE_P(
         CrashCase{"noexcept", SIGABRT,
                   "std::terminate called after throwing an instance of 'std::logic_error': broken invariant",
                   "std::logic_error: broken invariant"},
-        CrashCase{"overflow", SIGSEGV, "Fatal signal 11 (SIGSEGV): Segmentation fault at address 0x"}),
+        CrashCase{"overflow", SIGSEGV, "Fatal signal 11 (SIGSEGV): Segmentation fault at address 0x"},
+        // A protected handler overflows its proxy consumer's stack: the
+        // handler runs on that consumer's own alternate stack, the file's
+        // proxy drains, the crash record follows.
+        CrashCase{"consumer_overflow", SIGSEGV, "Fatal signal 11 (SIGSEGV): Segmentation fault at address 0x"},
+        // kill(getpid(), SIGTERM) while the main thread blocks it: never
+        // taken by a consumer thread (whose own drain would then wait out the
+        // deadline), delivered to the main thread once it unblocks it.
+        CrashCase{"sigterm_process", SIGTERM, "Fatal signal 15 (SIGTERM): Terminated (sent by process "}),
     [](const ::testing::TestParamInfo<CrashCase>& info) { return std::string(info.param.name); });
 
 }  // namespace

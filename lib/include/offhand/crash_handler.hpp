@@ -79,12 +79,23 @@ struct CrashHandlerOptions {
 //    first signal. A second thread that crashes while the first drains
 //    waits for that drain (up to the deadline), then dies of its own signal.
 //
-// A signal sent to the process (kill -TERM) is taken by the main thread
-// unless it blocks it; should it land on a proxy's consumer thread, that
-// proxy's drain waits out the deadline, as for a crash on that thread.
+// A signal sent to the process (kill -TERM) is never delivered to a
+// ProxyHandler's consumer thread: consumers block the asynchronous signals
+// a program handles (see ProxyHandler), so it lands on a thread of the
+// program and every proxy drains. A fault on a consumer thread (a
+// protected handler that crashed) is handled there, on the consumer's own
+// alternate stack: the other proxies drain, the crash record goes through
+// the logger like any other (the rule for a crash inside a handler, stderr
+// only, does not apply: a protected handler is reached only through its
+// proxy, whose queue takes the record without the handler's lock; one also
+// attached directly to a logger would hold the drain until the watchdog
+// ends it), and that consumer's own queue is given up at once (it cannot
+// drain itself) rather than waited for.
 //
-// The alternate stack is set for the calling thread; other threads that
-// may overflow their stacks call install_crash_stack_for_this_thread().
+// The alternate stack is set for the calling thread; every proxy consumer
+// thread has one of its own (CrashStack); other threads that may overflow
+// their stacks call install_crash_stack_for_this_thread() or hold a
+// CrashStack.
 // After fork(), the child's watchdog is started again.
 void install_crash_handler(const CrashHandlerOptions& options = {});
 
@@ -92,5 +103,32 @@ void install_crash_handler(const CrashHandlerOptions& options = {});
 // has one (a sanitizer's, for instance), so a stack overflow on this thread
 // reaches the crash handler. The memory is kept for the life of the process.
 void install_crash_stack_for_this_thread(std::size_t bytes = 256 * 1024);
+
+// An alternate signal stack for the calling thread while this object lives,
+// for threads that come and go (each ProxyHandler consumer holds one). It
+// is installed unless the thread has one of at least `bytes` already (then
+// nothing is done); the destructor puts back the stack that was there
+// before (a sanitizer's, or none) and unmaps its memory. Create and destroy
+// it on the same thread, and not while a signal handler runs on it. Never
+// throws: when the memory cannot be mapped the thread simply has no stack
+// of its own (installed() is false), as without it.
+class CrashStack {
+ public:
+  explicit CrashStack(std::size_t bytes = 256 * 1024) noexcept;
+  ~CrashStack();
+  CrashStack(const CrashStack&) = delete;
+  CrashStack& operator=(const CrashStack&) = delete;
+
+  // Whether this object installed a stack (and will remove it).
+  bool installed() const noexcept { return memory_ != nullptr; }
+
+ private:
+  void* memory_ = nullptr;  // the mapping, guard page first
+  std::size_t mapped_ = 0;
+  // The stack that was there before (stack_t's fields).
+  void* previous_sp_ = nullptr;
+  std::size_t previous_size_ = 0;
+  int previous_flags_ = 0;
+};
 
 }  // namespace offhand

@@ -112,6 +112,12 @@ bool drain_hooks_for_crash(std::chrono::steady_clock::time_point deadline) noexc
 // static object that logs finishes its constructor: that object's
 // destructor then runs (and may log) before the drain.
 void register_exit_drain() noexcept;
+// Marks the calling thread as a ProxyHandler's consumer (the proxy calls it
+// on each consumer thread it starts). The crash handler then logs the
+// record of a crash inside a protected handler on this thread through the
+// logger, as for any other thread: the loggers reach the consumer's handlers
+// through proxies, whose queues take a record without this thread's locks.
+void mark_proxy_consumer_thread() noexcept;
 }  // namespace detail
 
 }  // namespace offhand

@@ -30,9 +30,13 @@ struct FileOptions {
   // With buffer_bytes: a batch holding a record at or above this level is
   // written (and synced, with `sync`) before emit() returns.
   int flush_level = level::kError;
-  // With buffer_bytes: output held longer than this is written by the next
-  // emit() (no thread is started: a quiet handler keeps its buffer until
-  // its next record, flush() or close()). Zero: no age limit.
+  // With buffer_bytes: held output reaches the kernel (write(2), no
+  // fdatasync) within this long of being formatted, even when no record
+  // follows: the library's one periodic flush thread ("offhand-flush",
+  // started by the first handler that sets both, all signals blocked)
+  // flushes the handler every interval, and a record that finds older output
+  // held writes it at once. Intervals below 10 ms are served every 10 ms by
+  // the thread. Zero (the default): no age limit, no thread.
   std::chrono::nanoseconds flush_interval{0};
   // fdatasync(2) after the writes of flush(), close() and flush_level
   // records, so they survive a power loss, not only a crash.
@@ -54,6 +58,9 @@ using FileRotator = std::function<void(const std::string& source, const std::str
 // ProxyHandler's consumer. Write failures keep the unwritten output (up to
 // 4 MiB) for the next write and throw to handle_error with the path and
 // the OS reason; writing resumes by itself when the cause goes away.
+// After fork(), the child drops the output the parent held (the parent
+// writes it), so no record is written twice; the child's own records are
+// buffered and written as usual.
 class FileHandlerBase : public Handler {
  public:
   const std::string& path() const noexcept { return path_; }
@@ -114,6 +121,8 @@ class FileHandlerBase : public Handler {
 
  private:
   void reopen_if_requested();
+  // In a fork child: forgets the output the parent held. Under the lock.
+  void drop_inherited_output() noexcept;
   // Writes buffer_[0, end) and erases it. Throws std::system_error.
   void write_out(std::size_t end);
   void write_all() { write_out(buffer_.size()); }
@@ -129,6 +138,10 @@ class FileHandlerBase : public Handler {
   bool truncate_on_open_;                // guarded; only the first open truncates
   std::string buffer_;                   // guarded by the handler's mutex
   std::chrono::steady_clock::time_point buffered_since_{};  // guarded
+  std::uint64_t fork_generation_;  // guarded; the process the buffer belongs to
+  // Set under the lock once output is held: the periodic flusher may call.
+  std::atomic<bool> flush_armed_{false};
+  bool periodic_flush_ = false;  // registered with the periodic flusher
 };
 
 // Makes every file handler of the process reopen its path before its next

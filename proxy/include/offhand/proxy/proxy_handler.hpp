@@ -8,7 +8,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <offhand/handler.hpp>
@@ -130,6 +132,22 @@ struct ProxyCounters {
 // does a crash once offhand::install_crash_handler() was called, and after
 // fork() the child's proxies work at once with an empty queue and counters
 // from zero (what the parent had queued is written by the parent only).
+//
+// The consumer thread: named Options::thread_name ("offhand-proxy"), pinned
+// to Options::cpu_affinity when given, set up by Options::on_thread_start.
+// It blocks the asynchronous signals a program may handle or be stopped
+// by: SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM,
+// SIGCHLD, SIGWINCH, SIGTSTP, SIGTTIN, SIGTTOU. Such a signal sent to the
+// process is therefore delivered to one of the program's threads, never to
+// a consumer: a program's handler never runs inside a protected handler's
+// write, and the crash handler's optional SIGTERM/SIGINT drain never waits
+// for a consumer it interrupted. Faults (SIGSEGV, SIGBUS, ...), SIGPIPE
+// and the profiling timers (SIGPROF, SIGVTALRM) are left as they are. The
+// threads a protected handler starts from the consumer inherit this mask.
+// Each consumer has an alternate signal stack of its own (offhand::
+// CrashStack, 256 KiB), so a stack overflow inside a protected handler
+// reaches offhand::install_crash_handler()'s handler, or whichever the
+// program installed with SA_ONSTACK.
 class ProxyHandler final : public Handler, private offhand::detail::ShutdownHook {
  public:
   struct Options {
@@ -157,6 +175,27 @@ class ProxyHandler final : public Handler, private offhand::detail::ShutdownHook
     // comment). Off: every record that passes the proxy reaches every
     // handler whose filters take it, and the proxy starts at NOTSET.
     bool respect_handler_level = true;
+
+    // The consumer thread (see "The consumer thread" in the class comment).
+    // Its name, as `top -H`, `ps -L`, /proc/<pid>/task/<tid>/comm and
+    // debuggers show it. At most 15 bytes (the kernel's limit for a thread
+    // name): a longer one is a ConfigError at construction. Empty: the
+    // thread keeps the name it inherits from the thread that created it.
+    std::string thread_name = "offhand-proxy";
+    // The CPUs the consumer may run on (numbers as taskset(1) and
+    // sched_setaffinity(2) count them). Empty (the default): it inherits the
+    // affinity of the thread that created it. A set the kernel refuses (no
+    // CPU of it available to the process, a number at or above
+    // CPU_SETSIZE) is a ConfigError at construction.
+    std::vector<int> cpu_affinity;
+    // Called on the consumer thread once it is named and pinned, before it
+    // takes its first record: to set a real-time policy or priority, join
+    // a cgroup, register with a profiler. The constructor waits for it
+    // (and rethrows what it throws, leaving no thread behind); it must not
+    // log through this proxy (not yet constructed). It runs again on the new
+    // consumer thread a fork() child starts, where what it throws goes to
+    // the error reporter. Empty: nothing is called.
+    std::function<void()> on_thread_start;
   };
 
   // Wraps `target` (the one-element form of the constructor below). Starts
