@@ -94,9 +94,12 @@ Formatter make_subject_formatter(const std::string& pattern) {
 
 }  // namespace
 
-SmtpHandler::SmtpHandler(Options options)
+SmtpHandler::SmtpHandler(Options options) : SmtpHandler(std::move(options), SteadyClock{}) {}
+
+SmtpHandler::SmtpHandler(Options options, SteadyClock clock)
     : options_(std::move(options)),
       subject_(make_subject_formatter(options_.subject)),
+      clock_(std::move(clock)),
       counters_(std::make_unique<Counters>()) {
   const Options& o = options_;
   if (o.host.empty()) throw ConfigError("SmtpHandler: no host");
@@ -265,7 +268,7 @@ void SmtpHandler::on_close() {
 }
 
 std::string SmtpHandler::pass(bool force) {
-  while (!pending_.empty() && (force || std::chrono::steady_clock::now() >= next_attempt_)) {
+  while (!pending_.empty() && (force || now() >= next_attempt_)) {
     Mail& mail = pending_.front();
     std::string why = send(mail);
     if (why.empty()) {
@@ -280,7 +283,7 @@ std::string SmtpHandler::pass(bool force) {
     ++mail.attempts;
     ++consecutive_failures_;
     // Back-off: initial, doubling per consecutive failure, capped.
-    next_attempt_ = std::chrono::steady_clock::now() +
+    next_attempt_ = now() +
                     detail::backoff_delay(options_.initial_backoff, options_.max_backoff,
                                           consecutive_failures_);
     if (mail.attempts > options_.max_retries)
@@ -299,7 +302,7 @@ void SmtpHandler::deliver() {
     what += ": " + why;
     if (!pending_.empty()) {
       const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-          next_attempt_ - std::chrono::steady_clock::now());
+          next_attempt_ - now());
       what += fmt::format("; {} mail{} pending, next try in {} ms", pending_.size(),
                           pending_.size() == 1 ? "" : "s", std::max<std::int64_t>(0, wait.count()));
     }

@@ -708,8 +708,9 @@ TEST(BadInputTest, DefaultHandleErrorReportsAndIsRateLimited) {
   for (int i = 0; i < kFailures; ++i) log.error("attempt {}", i);
   EXPECT_EQ(h->error_count(), static_cast<std::uint64_t>(kFailures));
   const auto texts = reports.texts();
-  ASSERT_FALSE(texts.empty());
-  EXPECT_LE(texts.size(), 10u);
+  // Five reports per handler in a window of ten seconds; the 200 failures
+  // take far less.
+  ASSERT_EQ(texts.size(), 5u);
   EXPECT_THAT(texts[0], StartsWith("--- Logging error ---\n"));
   EXPECT_THAT(texts[0], HasSubstr("disk on fire"));
   EXPECT_THAT(texts[0], HasSubstr("'app.db'"));

@@ -339,4 +339,11 @@ void set_thread_name(std::string_view name);
 // Names the process in records (Python's processName; default "MainProcess").
 void set_process_name(std::string_view name);
 
+// Stamps `record` as a log call on this thread stamps its own: thread id
+// and name, process id and name, and the thread's context fields (views of
+// this thread's ContextScopes: hand the record on before they end). The
+// time is left alone. For records made outside a log call, such as those of
+// a bridge from another logging library.
+void stamp_record(LogRecord& record) noexcept;
+
 }  // namespace offhand

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <span>
 #include <stdexcept>
@@ -101,6 +102,12 @@ class SmtpHandler final : public Handler {
   // character, white space, '<', '>', ',' or no '@'), a bad subject pattern,
   // or back-off limits that make no sense. Connects to nothing.
   explicit SmtpHandler(Options options);
+  // The time the back-off is measured in: std::chrono::steady_clock::now
+  // by default. A program (or a test) that steps a clock of its own passes
+  // it here; a pending mail is retried by flush() or the next record once
+  // that clock has passed its back-off. Called under the handler's mutex.
+  using SteadyClock = std::function<std::chrono::steady_clock::time_point()>;
+  SmtpHandler(Options options, SteadyClock clock);
   ~SmtpHandler() override;
 
   Stats stats() const noexcept;
@@ -145,6 +152,9 @@ class SmtpHandler final : public Handler {
   std::string send(const Mail& mail);
   void drop_front(const char* why);
   [[noreturn]] void raise(std::string what);
+  std::chrono::steady_clock::time_point now() const {
+    return clock_ ? clock_() : std::chrono::steady_clock::now();
+  }
 
   const Options options_;
   const Formatter subject_;
@@ -152,6 +162,7 @@ class SmtpHandler final : public Handler {
   std::string header_from_, header_to_;  // validated, ready-made header fields
   std::string message_id_domain_;
   std::unique_ptr<Curl> curl_;           // guarded by the handler's mutex
+  const SteadyClock clock_;              // empty: steady_clock::now
 
   std::deque<Mail> pending_;             // guarded by the handler's mutex
   int consecutive_failures_ = 0;         // guarded by the handler's mutex
