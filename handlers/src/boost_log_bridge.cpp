@@ -95,17 +95,8 @@ bool to_field(const bl::attribute_value& v, std::string_view key, std::vector<Ow
   if (auto r = v.extract<unsigned int>()) return put(r.get());
   if (auto r = v.extract<short>()) return put(r.get());
   if (auto r = v.extract<unsigned short>()) return put(r.get());
-  if (auto r = v.extract<unsigned long>()) {
-    // Above INT64_MAX it cannot be an int64 field; keep its value as text.
-    if (r.get() > static_cast<unsigned long>(std::numeric_limits<std::int64_t>::max()))
-      return put(std::string_view(std::to_string(r.get())));
-    return put(static_cast<std::int64_t>(r.get()));
-  }
-  if (auto r = v.extract<unsigned long long>()) {
-    if (r.get() > static_cast<unsigned long long>(std::numeric_limits<std::int64_t>::max()))
-      return put(std::string_view(std::to_string(r.get())));
-    return put(static_cast<std::int64_t>(r.get()));
-  }
+  if (auto r = v.extract<unsigned long>()) return put(r.get());
+  if (auto r = v.extract<unsigned long long>()) return put(r.get());
   if (auto r = v.extract<double>()) return put(r.get());
   if (auto r = v.extract<float>()) return put(r.get());
   if (auto r = v.extract<bl::trivial::severity_level>()) {

@@ -15,12 +15,14 @@
 
 #include <fmt/format.h>
 
+#include <offhand/detail/utf8.hpp>
 #include <offhand/error.hpp>
-
-#include "utf8.hpp"
 
 namespace offhand::handlers::detail {
 namespace {
+
+using offhand::detail::decode_utf8;
+using offhand::detail::Utf8Step;
 
 bool is_control(char32_t cp) { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
 
@@ -36,19 +38,15 @@ std::string clean_text(std::string_view in, bool one_line) {
   std::string out;
   out.reserve(in.size());
   for (std::size_t i = 0; i < in.size();) {
-    char32_t cp = 0;
-    std::size_t n = decode_utf8(in, i, cp);
-    if (n == 0) {
-      out += "\xEF\xBF\xBD";
-      ++i;
-      continue;
-    }
-    if (one_line && (is_control(cp) || cp == U' ')) {
+    const Utf8Step step = decode_utf8(in, i);
+    if (!step.valid) {
+      out += offhand::detail::kReplacementChar;
+    } else if (one_line && (is_control(step.cp) || step.cp == U' ')) {
       if (!out.empty() && out.back() != ' ') out += ' ';
     } else {
-      out.append(in.substr(i, n));
+      out.append(in.substr(i, step.length));
     }
-    i += n;
+    i += step.length;
   }
   if (one_line && !out.empty() && out.back() == ' ') out.pop_back();
   return out;
@@ -58,11 +56,9 @@ std::string truncate_chars(std::string s, std::size_t max) {
   std::size_t chars = 0, i = 0, keep = 0;
   const std::size_t room = max > 3 ? max - 3 : max;  // code points before "..."
   while (i < s.size()) {
-    char32_t cp;
-    std::size_t n = decode_utf8(s, i, cp);
     if (chars == room) keep = i;
     ++chars;
-    i += n == 0 ? 1 : n;
+    i += decode_utf8(s, i).length;
   }
   if (chars <= max) return s;
   s.resize(keep);
@@ -137,9 +133,7 @@ std::string subject_header(std::string_view subject) {
     const std::size_t budget = i == 0 ? 39 : 45;
     std::size_t end = i;
     while (end < subject.size()) {
-      char32_t cp;
-      std::size_t n = decode_utf8(subject, end, cp);
-      if (n == 0) n = 1;  // cannot happen: the subject was cleaned
+      const std::size_t n = decode_utf8(subject, end).length;  // valid: the subject was cleaned
       if (end + n - i > budget) break;
       end += n;
     }

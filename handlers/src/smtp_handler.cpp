@@ -51,7 +51,7 @@ std::atomic<std::uint64_t> g_message_counter{0};
 // the mail. Used under the handler's mutex only.
 struct SmtpHandler::Curl {
   explicit Curl(const Options& o)
-      : handle("SmtpHandler", o.connect_timeout, o.timeout, o.verify_peer, o.ca_file) {}
+      : handle("SmtpHandler", o.connect_timeout, o.timeout, o.tls) {}
   ~Curl() {
     if (recipients != nullptr) curl_slist_free_all(recipients);
   }
@@ -110,8 +110,7 @@ SmtpHandler::SmtpHandler(Options options, SteadyClock clock)
   for (const std::string& to : o.to) check_address("recipient", to);
   if (o.max_retries < 0) throw ConfigError("SmtpHandler: max_retries < 0");
   if (o.max_pending == 0) throw ConfigError("SmtpHandler: max_pending must be at least 1");
-  if (o.initial_backoff.count() < 0 || o.max_backoff < o.initial_backoff)
-    throw ConfigError("SmtpHandler: need 0 <= initial_backoff <= max_backoff");
+  o.retry.check("SmtpHandler");
   if (o.max_subject_chars == 0) throw ConfigError("SmtpHandler: max_subject_chars is 0");
 
   std::string to_list;
@@ -284,7 +283,7 @@ std::string SmtpHandler::pass(bool force) {
     ++consecutive_failures_;
     // Back-off: initial, doubling per consecutive failure, capped.
     next_attempt_ = now() +
-                    detail::backoff_delay(options_.initial_backoff, options_.max_backoff,
+                    detail::backoff_delay(options_.retry.initial_backoff, options_.retry.max_backoff,
                                           consecutive_failures_);
     if (mail.attempts > options_.max_retries)
       drop_front(fmt::format("it failed {} time{}", mail.attempts, mail.attempts == 1 ? "" : "s")

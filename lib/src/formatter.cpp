@@ -76,6 +76,7 @@ Value field_value(const FieldValue& f) {
   const FieldValue::Storage& st = f.storage();
   if (const auto* s = std::get_if<std::string_view>(&st)) return str_value(*s);
   if (const auto* i = std::get_if<std::int64_t>(&st)) return int_value(*i);
+  if (const auto* u = std::get_if<std::uint64_t>(&st)) return uint_value(*u);
   if (const auto* d = std::get_if<double>(&st)) return float_value(*d);
   return bool_value(std::get<bool>(st));
 }
@@ -155,6 +156,9 @@ void Formatter::compile() {
   uses_time_ = std::any_of(parts_.begin(), parts_.end(), [](const Part& p) {
     return p.kind == Part::Kind::kField && p.attr == Attr::kAsctime;
   });
+  places_color_ = std::any_of(parts_.begin(), parts_.end(), [](const Part& p) {
+    return p.kind == Part::Kind::kField && (p.attr == Attr::kColor || p.attr == Attr::kReset);
+  });
 }
 
 std::string Formatter::format(const LogRecord& record) const {
@@ -216,6 +220,9 @@ void Formatter::format_to(std::string& out, const LogRecord& record,
                           const TimeAttributes& times) const {
   const std::size_t start = out.size();
   Scratch scratch;
+  // Only a ColorScope on this thread colours; a pattern without %(color)s
+  // or %(reset)s has its level name coloured.
+  const bool color = ColorScope::active();
   for (const Part& part : parts_) {
     if (part.kind == Part::Kind::kLiteral) {
       out += part.text;
@@ -225,7 +232,20 @@ void Formatter::format_to(std::string& out, const LogRecord& record,
     switch (part.attr) {
       case Attr::kName: v = str_value(record.name); break;
       case Attr::kLevelno: v = int_value(record.levelno); break;
-      case Attr::kLevelname: v = str_value(levelname_of(record, scratch)); break;
+      case Attr::kLevelname:
+        v = str_value(levelname_of(record, scratch));
+        if (color && !places_color_) {
+          out += level_color(record.levelno);
+          if (part.plain)
+            append_converted(out, v, 's');
+          else
+            render(out, part.spec, v);  // a str spec, checked when compiled
+          out += kColorReset;
+          continue;
+        }
+        break;
+      case Attr::kColor: v = str_value(color ? level_color(record.levelno) : ""); break;
+      case Attr::kReset: v = str_value(color ? kColorReset : ""); break;
       case Attr::kPathname: v = str_value(record.pathname); break;
       case Attr::kFilename: v = str_value(record.filename()); break;
       case Attr::kModule: v = str_value(record.module()); break;

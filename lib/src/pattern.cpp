@@ -20,7 +20,7 @@ namespace offhand::detail {
 
 namespace {
 
-constexpr std::array<AttrInfo, 19> kAttributes{{
+constexpr std::array<AttrInfo, 21> kAttributes{{
     {"name", Attr::kName, Type::kStr},
     {"levelno", Attr::kLevelno, Type::kInt},
     {"levelname", Attr::kLevelname, Type::kStr},
@@ -40,6 +40,8 @@ constexpr std::array<AttrInfo, 19> kAttributes{{
     {"asctime", Attr::kAsctime, Type::kStr},
     {"exc_text", Attr::kExcText, Type::kStr},
     {"stack_info", Attr::kStackInfo, Type::kStr},
+    {"color", Attr::kColor, Type::kStr},
+    {"reset", Attr::kReset, Type::kStr},
 }};
 
 }  // namespace

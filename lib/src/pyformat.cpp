@@ -707,40 +707,6 @@ void render(std::string& out, const Spec& s, const Value& v) {
   }
 }
 
-Utf8Step decode_utf8(std::string_view s, std::size_t i) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  if (b0 < 0x80) return {b0, 1, true};
-  std::size_t need = 0;
-  char32_t cp = 0;
-  unsigned char lo = 0x80;
-  unsigned char hi = 0xBF;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    need = 1;
-    cp = b0 & 0x1F;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    need = 2;
-    cp = b0 & 0x0F;
-    if (b0 == 0xE0) lo = 0xA0;  // overlong
-    if (b0 == 0xED) hi = 0x9F;  // surrogates
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    need = 3;
-    cp = b0 & 0x07;
-    if (b0 == 0xF0) lo = 0x90;  // overlong
-    if (b0 == 0xF4) hi = 0x8F;  // beyond U+10FFFF
-  } else {
-    return {0, 1, false};
-  }
-  for (std::size_t k = 1; k <= need; ++k) {
-    if (i + k >= s.size()) return {0, k, false};
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if (b < lo || b > hi) return {0, k, false};
-    lo = 0x80;
-    hi = 0xBF;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  return {cp, need + 1, true};
-}
-
 void append_float_repr(std::string& out, double v) {
   if (std::isnan(v)) {
     out += "nan";

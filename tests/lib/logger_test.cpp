@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <exception>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -791,6 +792,63 @@ TEST(LastResortTest, CanBeTurnedOff) {
   test::StderrCapture capture;
   m.get_logger("app").critical("silenced");
   EXPECT_EQ(capture.text(), "");
+}
+
+// The machinery behind the log methods is not part of the Logger's API: a
+// program cannot name it (LoggerAdapter and the module-level functions go
+// through detail::LogCall).
+template <class L>
+concept HasPublicCall = requires(L& l, fmt::format_args args) {
+  l.call(offhand::level::kInfo, nullptr, std::source_location::current(), fmt::string_view("x"), args);
+};
+template <class L>
+concept HasPublicCallWith = requires(L& l, int n) {
+  l.call_with(offhand::level::kInfo, nullptr, std::source_location::current(), fmt::string_view("{}"),
+              std::span<const offhand::Field>{}, n);
+};
+// The concepts accept a class whose machinery is public, so they fail for
+// the Logger only because it is not.
+struct PublicMachinery {
+  void call(int, const Extra*, std::source_location, fmt::string_view, fmt::format_args) {}
+  template <class... Args>
+  void call_with(int, const Extra*, std::source_location, fmt::string_view, std::span<const Field>, Args&...) {}
+};
+static_assert(HasPublicCall<PublicMachinery>);
+static_assert(HasPublicCallWith<PublicMachinery>);
+static_assert(!HasPublicCall<offhand::Logger>);
+static_assert(!HasPublicCallWith<offhand::Logger>);
+
+TEST(LoggerTest, LargeUnsignedValuesInExtraBoundAndContextKeepTheirValue) {
+  constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
+  Manager manager;
+  Logger& log = manager.get_logger("unsigned");
+  auto handler = recorder(log);
+  LoggerAdapter adapter(log, {{"b", kMax - 1}});
+  {
+    ContextScope scope({{"c", std::uint64_t{1} << 63}});
+    adapter.warning({.fields = {{"u", kMax}}}, "sizes");
+  }
+  const auto records = handler->records();
+  ASSERT_EQ(records.size(), 1u);
+  ASSERT_EQ(records[0]->fields.size(), 1u);
+  ASSERT_EQ(records[0]->bound.size(), 1u);
+  ASSERT_EQ(records[0]->context.size(), 1u);
+  EXPECT_EQ(show(records[0]->fields[0].value), "i:18446744073709551615");
+  EXPECT_EQ(show(records[0]->bound[0].value), "i:18446744073709551614");
+  EXPECT_EQ(show(records[0]->context[0].value), "i:9223372036854775808");
+}
+
+TEST(LoggerTest, AdapterLogsThroughTheHiddenPath) {
+  Manager manager;
+  Logger& log = manager.get_logger("adapter.path");
+  auto handler = recorder(log);
+  LoggerAdapter adapter(log, {{"request", 7}});
+  adapter.warning("seen {}", 3);
+  const auto records = handler->records();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].message(), "seen 3");
+  ASSERT_EQ(records[0]->bound.size(), 1u);
+  EXPECT_EQ(records[0]->bound[0].key, "request");
 }
 
 }  // namespace

@@ -22,7 +22,7 @@
 namespace offhand::test {
 
 // A field's value with its type, for comparisons: "s:text", "i:42",
-// "d:2.5", "b:true".
+// "d:2.5", "b:true" ("i:" for both integer alternatives).
 inline std::string show(const FieldValue& v) {
   return std::visit(
       [](const auto& x) -> std::string {

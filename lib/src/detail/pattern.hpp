@@ -25,6 +25,7 @@ enum class Attr : std::uint8_t {
   kName, kLevelno, kLevelname, kPathname, kFilename, kModule, kLineno,
   kFuncName, kCreated, kMsecs, kRelativeCreated, kThread, kThreadName,
   kProcess, kProcessName, kMessage, kAsctime, kExcText, kStackInfo,
+  kColor, kReset,  // offhand's own: the level's colour on a terminal, and its end
   kLookup,  // not an attribute: looked up in fields, bound, context
 };
 

@@ -2,9 +2,9 @@
 // Python's format mini-language: values with their Python type, one parsed
 // conversion spec (% or { style), the checks Python makes before formatting
 // and the rendering of str, int, float and bool values. Used by the pattern
-// compiler and the Formatter; float repr and UTF-8 decoding also by
-// JsonFormatter. Private to lib/src; defined in pyformat.cpp. Pure
-// functions: any thread.
+// compiler and the Formatter; float repr and UTF-8 decoding (the latter
+// from <offhand/detail/utf8.hpp>) also by JsonFormatter. Private to
+// lib/src; defined in pyformat.cpp. Pure functions: any thread.
 #pragma once
 
 #include <array>
@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include <offhand/detail/utf8.hpp>
 
 namespace offhand::detail {
 
@@ -126,16 +128,5 @@ void render(std::string& out, const Spec& s, const Value& v);
 // in exponent form when the decimal exponent is < -4 or >= 16, otherwise
 // fixed with at least one fractional digit ("100.0", "1e+16", "inf", "nan").
 void append_float_repr(std::string& out, double v);
-
-// One step of strict UTF-8 decoding at s[i] (i < s.size()). On success sets
-// `cp` and returns the sequence length with valid = true. On failure returns
-// the length of the maximal invalid subpart (at least 1, Unicode's
-// "substitution of maximal subparts"), so each becomes one U+FFFD.
-struct Utf8Step {
-  char32_t cp;
-  std::size_t length;
-  bool valid;
-};
-Utf8Step decode_utf8(std::string_view s, std::size_t i);
 
 }  // namespace offhand::detail

@@ -145,8 +145,8 @@ TEST(AlertDigestMailTest, TheTimerDrivesTheTargetsRetriesWithoutFurtherRecords) 
   offhand::test::ErrorCapture errors;
   SmtpTestServer server;
   SmtpHandler::Options o = server.handler_options();
-  o.initial_backoff = 20ms;
-  o.max_backoff = 20ms;
+  o.retry.initial_backoff = 20ms;
+  o.retry.max_backoff = 20ms;
   auto smtp = std::make_shared<SmtpHandler>(o);
   auto options = digest_options(10s, true);
   options.target_flush_interval = 50ms;

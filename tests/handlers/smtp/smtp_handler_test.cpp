@@ -29,8 +29,8 @@ SmtpHandler::Options options_for(const SmtpTestServer& server) {
   SmtpHandler::Options o = server.handler_options();
   o.connect_timeout = 5s;
   o.timeout = 10s;
-  o.initial_backoff = 20ms;
-  o.max_backoff = 100ms;
+  o.retry.initial_backoff = 20ms;
+  o.retry.max_backoff = 100ms;
   return o;
 }
 
@@ -239,7 +239,7 @@ TEST(SmtpHandlerConfigTest, RejectsUnsafeAddressesAndOptions) {
   o.subject = "{levelname";
   EXPECT_THROW(SmtpHandler{o}, ConfigError);
   o = base();
-  o.ca_file = "/nonexistent/ca.pem";
+  o.tls.ca_file = "/nonexistent/ca.pem";
   EXPECT_THROW(SmtpHandler{o}, ConfigError);
   o = base();
   o.max_pending = 0;
@@ -322,8 +322,8 @@ TEST_F(SmtpHandlerTest, GivesUpAfterMaxRetriesAndSaysSo) {
   ErrorCapture errors;
   auto o = options_for(server_);
   o.max_retries = 2;
-  o.initial_backoff = 10ms;
-  o.max_backoff = 15ms;
+  o.retry.initial_backoff = 10ms;
+  o.retry.max_backoff = 15ms;
   StepClock clock;
   auto h = std::make_shared<SmtpHandler>(o, clock.fn());
   server_.control("away");
@@ -351,8 +351,8 @@ TEST_F(SmtpHandlerTest, HoldsABoundedBufferDroppingTheOldest) {
   ErrorCapture errors;
   auto o = options_for(server_);
   o.max_pending = 2;
-  o.initial_backoff = 60s;  // no retry before close()
-  o.max_backoff = 60s;
+  o.retry.initial_backoff = 60s;  // no retry before close()
+  o.retry.max_backoff = 60s;
   auto h = std::make_shared<SmtpHandler>(o);
   server_.control("away");
   for (int i = 1; i <= 4; ++i) {
@@ -376,8 +376,8 @@ TEST_F(SmtpHandlerTest, HoldsABoundedBufferDroppingTheOldest) {
 TEST_F(SmtpHandlerTest, CloseReportsWhatItGivesUp) {
   ErrorCapture errors;
   auto o = options_for(server_);
-  o.initial_backoff = 60s;
-  o.max_backoff = 60s;
+  o.retry.initial_backoff = 60s;
+  o.retry.max_backoff = 60s;
   auto h = std::make_shared<SmtpHandler>(o);
   server_.control("away");
   for (int i = 1; i <= 3; ++i) {
@@ -435,7 +435,7 @@ class SmtpTlsTest : public ::testing::Test {
 TEST_F(SmtpTlsTest, StartTlsVerifiedAgainstTheCaFileWithAuth) {
   auto o = options_for(*server_);
   o.security = SmtpHandler::Security::kStartTls;
-  o.ca_file = cert_.string();
+  o.tls.ca_file = cert_.string();
   o.username = "alice";
   o.password = "s3cret";
   auto h = std::make_shared<SmtpHandler>(o);
@@ -452,7 +452,7 @@ TEST_F(SmtpTlsTest, SmtpsVerifiedAgainstTheCaFile) {
   auto o = options_for(*server_);
   o.port = server_->smtps_port();
   o.security = SmtpHandler::Security::kSmtps;
-  o.ca_file = cert_.string();
+  o.tls.ca_file = cert_.string();
   auto h = std::make_shared<SmtpHandler>(o);
   TestRecord r("app", level::kCritical, "implicit TLS");
   h->handle(r.record);
@@ -464,7 +464,7 @@ TEST_F(SmtpTlsTest, AnUntrustedCertificateFailsAndIsReported) {
   ErrorCapture errors;
   auto o = options_for(*server_);
   o.security = SmtpHandler::Security::kStartTls;
-  o.ca_file = other_cert_.string();  // not the server's
+  o.tls.ca_file = other_cert_.string();  // not the server's
   o.max_retries = 0;
   auto h = std::make_shared<SmtpHandler>(o);
   TestRecord r("app", level::kCritical, "must not leak");
@@ -478,7 +478,7 @@ TEST_F(SmtpTlsTest, AnUntrustedCertificateFailsAndIsReported) {
 TEST_F(SmtpTlsTest, VerificationOffIsExplicit) {
   auto o = options_for(*server_);
   o.security = SmtpHandler::Security::kStartTls;
-  o.verify_peer = false;
+  o.tls.verify_peer = false;
   auto h = std::make_shared<SmtpHandler>(o);
   TestRecord r("app", level::kCritical, "unverified");
   h->handle(r.record);
@@ -492,7 +492,7 @@ TEST_F(SmtpTlsTest, StartTlsIsRequiredWhenAsked) {
   SmtpTestServer plain;
   auto o = options_for(plain);
   o.security = SmtpHandler::Security::kStartTls;
-  o.ca_file = cert_.string();
+  o.tls.ca_file = cert_.string();
   auto h = std::make_shared<SmtpHandler>(o);
   TestRecord r("app", level::kCritical, "not in clear");
   h->handle(r.record);

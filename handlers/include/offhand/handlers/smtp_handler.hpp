@@ -16,6 +16,7 @@
 
 #include <offhand/formatter.hpp>
 #include <offhand/handler.hpp>
+#include <offhand/handlers/network_options.hpp>
 
 namespace offhand::handlers {
 
@@ -72,18 +73,14 @@ class SmtpHandler final : public Handler {
     std::string subject = "{levelname} in {name}: {message}";
     std::size_t max_subject_chars = 200;
     Security security = Security::kNone;
-    // Certificate and host name verification for kStartTls/kSmtps. On by
-    // default; turning it off is an explicit choice.
-    bool verify_peer = true;
-    std::string ca_file;                // PEM CA bundle; empty: the system's
+    TlsOptions tls{};                   // certificate checks for kStartTls/kSmtps
     std::string username;               // AUTH when not empty
     std::string password;
     std::string local_name;             // EHLO name; empty: libcurl's default
     std::chrono::milliseconds connect_timeout{10'000};  // connect + greeting + TLS
     std::chrono::milliseconds timeout{30'000};          // one whole mail
     int max_retries = 5;                // attempts after the first, per mail
-    std::chrono::milliseconds initial_backoff{1'000};
-    std::chrono::milliseconds max_backoff{60'000};
+    RetryOptions retry{.max_backoff = std::chrono::milliseconds{60'000}};
     std::size_t max_pending = 100;      // mails held for retry
   };
 
