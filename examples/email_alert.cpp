@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
       } else if (arg == "--password-env") {
         password_env = v;
       } else {
-        smtp.ca_file = v;
+        smtp.tls.ca_file = v;
       }
     } else {
       return usage(("unknown argument " + std::string(arg)).c_str());

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include <offhand/detail/utf8.hpp>
+
 namespace offhand::offlog::wire {
 namespace {
 
@@ -31,33 +33,6 @@ constexpr ClassErrno kClasses[] = {
     {"ProcessLookupError", ESRCH},       {"TimeoutError", ETIMEDOUT},
 };
 
-// Decodes one strict UTF-8 sequence at s[i]; returns its length and sets
-// `cp`, or 0 when the byte does not start a valid sequence.
-std::size_t decode_utf8(std::string_view s, std::size_t i, char32_t& cp) {
-  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-  const unsigned char c = b(0);
-  std::size_t len;
-  char32_t min;
-  if (c < 0x80) {
-    cp = c;
-    return 1;
-  } else if (c >= 0xC2 && c <= 0xDF) {
-    len = 2, cp = c & 0x1F, min = 0x80;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3, cp = c & 0x0F, min = 0x800;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4, cp = c & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) return 0;
-  for (std::size_t k = 1; k < len; ++k) {
-    if ((b(k) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b(k) & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
 
 }  // namespace
 
@@ -79,11 +54,11 @@ std::string python_repr_path(std::string_view path) {
   const char quote = (has_single && !has_double) ? '"' : '\'';
   std::string out(1, quote);
   for (std::size_t i = 0; i < path.size();) {
-    char32_t cp = 0;
-    const std::size_t len = decode_utf8(path, i, cp);
-    if (len == 0) {  // surrogateescape: the byte becomes U+DC80..U+DCFF
-      out += fmt::format("\\udc{:02x}", static_cast<unsigned char>(path[i]));
-      ++i;
+    const auto [cp, len, valid] = offhand::detail::decode_utf8(path, i);
+    if (!valid) {  // surrogateescape: each byte becomes U+DC80..U+DCFF
+      for (std::size_t k = 0; k < len; ++k)
+        out += fmt::format("\\udc{:02x}", static_cast<unsigned char>(path[i + k]));
+      i += len;
       continue;
     }
     if (cp == '\\' || cp == static_cast<char32_t>(quote)) {

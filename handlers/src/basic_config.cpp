@@ -38,7 +38,8 @@ void basic_config(const BasicConfig& config, Manager& manager) {
           config.filename, handlers::FileHandler::Options{.truncate = config.truncate}));
     else
       handlers.push_back(std::make_shared<handlers::StreamHandler>(
-          config.stream != nullptr ? *config.stream : std::cerr));
+          config.stream != nullptr ? *config.stream : std::cerr,
+          handlers::StreamHandler::Options{.color = config.color}));
   }
   std::string pattern;
   if (config.format) {

@@ -1,10 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <offhand/handlers/boost_log_bridge.hpp>
 
-#include <pthread.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <limits>
 #include <sstream>
 #include <string>
@@ -43,37 +39,6 @@ class DispatchScope {
   DispatchScope(const DispatchScope&) = delete;
   DispatchScope& operator=(const DispatchScope&) = delete;
 };
-
-// What a record says about the thread that runs the bridge, looked up once
-// per thread (and again in a forked child, whose thread id is new).
-struct ThreadInfo {
-  pid_t pid = 0;
-  std::uint64_t tid = 0;
-  std::string name;
-};
-
-const ThreadInfo& thread_info() {
-  thread_local ThreadInfo info;
-  const pid_t pid = ::getpid();
-  if (info.pid != pid) {
-    info.pid = pid;
-    info.tid = static_cast<std::uint64_t>(::syscall(SYS_gettid));
-    // offhand's convention: the process's first thread is "MainThread",
-    // others carry their OS name. (A name set with offhand::set_thread_name
-    // is not visible from here.)
-    if (info.tid == static_cast<std::uint64_t>(pid)) {
-      info.name = "MainThread";
-    } else {
-      char buf[32] = {};
-      if (::pthread_getname_np(::pthread_self(), buf, sizeof buf) == 0 && buf[0] != '\0') {
-        info.name = buf;
-      } else {
-        info.name = fmt::format("Thread-{}", info.tid);
-      }
-    }
-  }
-  return info;
-}
 
 const bl::attribute_name& message_name() {
   static const bl::attribute_name n("Message");
@@ -130,17 +95,8 @@ bool to_field(const bl::attribute_value& v, std::string_view key, std::vector<Ow
   if (auto r = v.extract<unsigned int>()) return put(r.get());
   if (auto r = v.extract<short>()) return put(r.get());
   if (auto r = v.extract<unsigned short>()) return put(r.get());
-  if (auto r = v.extract<unsigned long>()) {
-    // Above INT64_MAX it cannot be an int64 field; keep its value as text.
-    if (r.get() > static_cast<unsigned long>(std::numeric_limits<std::int64_t>::max()))
-      return put(std::string_view(std::to_string(r.get())));
-    return put(static_cast<std::int64_t>(r.get()));
-  }
-  if (auto r = v.extract<unsigned long long>()) {
-    if (r.get() > static_cast<unsigned long long>(std::numeric_limits<std::int64_t>::max()))
-      return put(std::string_view(std::to_string(r.get())));
-    return put(static_cast<std::int64_t>(r.get()));
-  }
+  if (auto r = v.extract<unsigned long>()) return put(r.get());
+  if (auto r = v.extract<unsigned long long>()) return put(r.get());
   if (auto r = v.extract<double>()) return put(r.get());
   if (auto r = v.extract<float>()) return put(r.get());
   if (auto r = v.extract<bl::trivial::severity_level>()) {
@@ -234,11 +190,8 @@ void BoostLogBridgeBackend::dispatch(const bl::record_view& rec) {
       if (auto t = from_boost_time(r.get(), options_.time_zone)) record.time = *t;
     }
   }
-  const ThreadInfo& thread = thread_info();
-  record.thread = thread.tid;
-  record.thread_name = thread.name;
-  record.process = thread.pid;
-  record.process_name = "MainProcess";
+  // Thread, process and context as a log call on this thread has them.
+  stamp_record(record);
 
   std::vector<OwnedField> owned;
   std::vector<Field> fields;

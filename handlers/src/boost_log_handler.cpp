@@ -118,6 +118,8 @@ bl::attribute_value field_value(const FieldValue& v) {
           return bl::attributes::make_attribute_value(std::string(x));
         } else if constexpr (std::is_same_v<T, std::int64_t>) {
           return bl::attributes::make_attribute_value(static_cast<long long>(x));
+        } else if constexpr (std::is_same_v<T, std::uint64_t>) {
+          return bl::attributes::make_attribute_value(static_cast<unsigned long long>(x));
         } else {
           return bl::attributes::make_attribute_value(x);
         }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include <offhand/config_registry.hpp>
+#include <offhand/handlers/network_options.hpp>
 
 namespace offhand::handlers::detail {
 
@@ -46,6 +47,17 @@ inline bool credentials(const ConfigNode& entry, std::string& user, std::string&
   user = (*c)[0].as_string();
   password = (*c)[1].as_string();
   return true;
+}
+
+// The keys of TlsOptions (verify_peer, ca_file) and of RetryOptions
+// (initial_backoff, max_backoff, in seconds) that `entry` gives.
+inline void read_tls(const ConfigNode& entry, TlsOptions& tls) {
+  if (auto v = entry.get("verify_peer")) tls.verify_peer = v->as_bool();
+  if (auto c = entry.get("ca_file")) tls.ca_file = c->as_string();
+}
+inline void read_retry(const ConfigNode& entry, RetryOptions& retry) {
+  if (auto b = entry.get("initial_backoff")) retry.initial_backoff = millis(*b);
+  if (auto b = entry.get("max_backoff")) retry.max_backoff = millis(*b);
 }
 
 }  // namespace offhand::handlers::detail

@@ -19,8 +19,9 @@ long to_long_ms(std::chrono::milliseconds d) {
 }
 
 CurlEasy::CurlEasy(std::string_view who_, std::chrono::milliseconds connect_timeout,
-                   std::chrono::milliseconds timeout, bool verify_peer, const std::string& ca_file)
+                   std::chrono::milliseconds timeout, const TlsOptions& tls)
     : who(who_) {
+  const std::string& ca_file = tls.ca_file;
   if (!ca_file.empty() && ::access(ca_file.c_str(), R_OK) != 0)
     throw ConfigError(fmt::format("{}: cannot read CA file '{}'", who, ca_file));
   init_curl(who);
@@ -30,8 +31,8 @@ CurlEasy::CurlEasy(std::string_view who_, std::chrono::milliseconds connect_time
   set(CURLOPT_NOSIGNAL, 1L, "CURLOPT_NOSIGNAL");
   set(CURLOPT_CONNECTTIMEOUT_MS, to_long_ms(connect_timeout), "CURLOPT_CONNECTTIMEOUT_MS");
   set(CURLOPT_TIMEOUT_MS, to_long_ms(timeout), "CURLOPT_TIMEOUT_MS");
-  set(CURLOPT_SSL_VERIFYPEER, verify_peer ? 1L : 0L, "CURLOPT_SSL_VERIFYPEER");
-  set(CURLOPT_SSL_VERIFYHOST, verify_peer ? 2L : 0L, "CURLOPT_SSL_VERIFYHOST");
+  set(CURLOPT_SSL_VERIFYPEER, tls.verify_peer ? 1L : 0L, "CURLOPT_SSL_VERIFYPEER");
+  set(CURLOPT_SSL_VERIFYHOST, tls.verify_peer ? 2L : 0L, "CURLOPT_SSL_VERIFYHOST");
   if (!ca_file.empty()) set(CURLOPT_CAINFO, ca_file.c_str(), "CURLOPT_CAINFO");
 }
 

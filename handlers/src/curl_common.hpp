@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <offhand/error.hpp>
+#include <offhand/handlers/network_options.hpp>
 
 namespace offhand::handlers::detail {
 
@@ -26,11 +27,12 @@ void init_curl(std::string_view who);
 // handler wants it: no signals (the library runs on other people's
 // threads; Debian's libcurl resolves names on a thread of its own), the
 // error buffer, the two timeouts, and TLS verification (on unless
-// `verify_peer` is false; `ca_file` replaces the system's CA bundle).
+// `tls.verify_peer` is false; `tls.ca_file` replaces the system's CA
+// bundle). Throws ConfigError naming `who` for a CA file it cannot read.
 // Used by one thread at a time (its handler's mutex).
 struct CurlEasy {
   CurlEasy(std::string_view who, std::chrono::milliseconds connect_timeout,
-           std::chrono::milliseconds timeout, bool verify_peer, const std::string& ca_file);
+           std::chrono::milliseconds timeout, const TlsOptions& tls);
   ~CurlEasy();
   CurlEasy(const CurlEasy&) = delete;
   CurlEasy& operator=(const CurlEasy&) = delete;

@@ -22,6 +22,12 @@ namespace {
 // How much unwritten output a failing file keeps for a later retry.
 constexpr std::size_t kMaxRetainedBytes = 4 << 20;
 
+// Without buffer_bytes, a batch is written in pieces of about this size: the
+// buffer, reserved at twice this, then holds less than a piece plus one
+// record, and does not grow with the batch (a proxy's consumer hands over
+// batches of any size, the largest when it has fallen behind).
+constexpr std::size_t kWriteChunk = 32 << 10;
+
 // Bumped by reopen_all_files(); each handler compares it with the value it
 // last saw, once per write. Lock-free, so a signal handler may bump it.
 std::atomic<std::uint64_t> g_reopen_generation{0};
@@ -71,7 +77,8 @@ FileHandlerBase::FileHandlerBase(std::string path, FileOptions options)
       reopen_generation_(g_reopen_generation.load(std::memory_order_relaxed)),
       truncate_on_open_(options.truncate),
       fork_generation_(fork_generation()) {
-  buffer_.reserve(std::min<std::size_t>(options_.buffer_bytes, 1 << 20));
+  buffer_.reserve(options_.buffer_bytes > 0 ? std::min<std::size_t>(options_.buffer_bytes, 1 << 20)
+                                            : 2 * kWriteChunk);
   if (!options_.delay) {
     try {
       open_file();
@@ -196,6 +203,7 @@ void FileHandlerBase::emit_batch(std::span<const LogRecord* const> records) {
   if (buffer_.empty() && options_.flush_interval.count() > 0)
     buffered_since_ = std::chrono::steady_clock::now();
   bool urgent = false;
+  bool write_failed = false;
   for (const LogRecord* r : records) {
     const std::size_t start = buffer_.size();
     format_to(buffer_, *r);
@@ -205,6 +213,14 @@ void FileHandlerBase::emit_batch(std::span<const LogRecord* const> records) {
       if (should_rollover(*r, start, buffer_.size() - start)) {
         write_out(start);  // what came before goes to the old file
         do_rollover();
+      } else if (!write_failed &&
+                 buffer_.size() >= (options_.buffer_bytes > 0 ? options_.buffer_bytes : kWriteChunk)) {
+        // A full buffer is written before the batch ends (one failed try
+        // per batch is enough).
+        write_failed = true;
+        write_all();
+        write_failed = false;
+        begin_batch();  // what it cached (a file size) changed
       }
     } catch (...) {
       // The record stays in the buffer and goes to the file the path names.
@@ -214,7 +230,7 @@ void FileHandlerBase::emit_batch(std::span<const LogRecord* const> records) {
   const bool aged = options_.flush_interval.count() > 0 &&
                     std::chrono::steady_clock::now() - buffered_since_ >= options_.flush_interval;
   try {
-    if (buffer_.size() >= options_.buffer_bytes || urgent || aged) {
+    if (!write_failed && (buffer_.size() >= options_.buffer_bytes || urgent || aged)) {
       write_all();
       if (urgent && options_.sync) sync_file();
     }

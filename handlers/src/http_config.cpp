@@ -53,13 +53,11 @@ HandlerPtr make_http_handler(const ConfigNode& entry, bool python) {
   if (auto m = entry.get("max_batch_bytes")) options.max_batch_bytes = size(*m, 66);
   if (auto m = entry.get("max_record_bytes")) options.max_record_bytes = size(*m, 64);
   if (auto m = entry.get("max_pending_bytes")) options.max_pending_bytes = size(*m, 64);
-  if (auto v = entry.get("verify_peer")) options.verify_peer = v->as_bool();
-  if (auto c = entry.get("ca_file")) options.ca_file = c->as_string();
+  read_tls(entry, options.tls);
   if (auto t = entry.get("connect_timeout")) options.connect_timeout = millis(*t);
   if (auto t = entry.get("timeout")) options.timeout = millis(*t);
   if (auto r = entry.get("max_retries")) options.max_retries = static_cast<int>(r->as_int(-1, 1'000'000));
-  if (auto b = entry.get("initial_backoff")) options.initial_backoff = millis(*b);
-  if (auto b = entry.get("max_backoff")) options.max_backoff = millis(*b);
+  read_retry(entry, options.retry);
   if (auto b = entry.get("max_retry_after")) options.max_retry_after = millis(*b);
   entry.reject_unknown_keys();
   return std::make_shared<HttpHandler>(std::move(options));

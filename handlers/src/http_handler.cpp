@@ -86,9 +86,9 @@ void gzip(std::string_view in, std::string& out) {
 
 struct HttpHandler::State {
   explicit State(const Options& o)
-      : curl("HttpHandler", o.connect_timeout, o.timeout, o.verify_peer, o.ca_file),
+      : curl("HttpHandler", o.connect_timeout, o.timeout, o.tls),
         label(url_label(o.url)),
-        backoff(o.initial_backoff, o.max_backoff) {}
+        backoff(o.retry.initial_backoff, o.retry.max_backoff) {}
   ~State() {
     if (headers != nullptr) curl_slist_free_all(headers);
   }
@@ -156,8 +156,7 @@ HttpHandler::HttpHandler(Options options) : options_(std::move(options)) {
     throw ConfigError("HttpHandler: max_batch_bytes must exceed max_record_bytes");
   if (o.max_pending_bytes < o.max_record_bytes)
     throw ConfigError("HttpHandler: max_pending_bytes must be at least max_record_bytes");
-  if (o.initial_backoff.count() < 0 || o.max_backoff < o.initial_backoff)
-    throw ConfigError("HttpHandler: need 0 <= initial_backoff <= max_backoff");
+  o.retry.check("HttpHandler");
   if (o.max_retries < -1) throw ConfigError("HttpHandler: max_retries < -1");
 
   state_ = std::make_unique<State>(o);

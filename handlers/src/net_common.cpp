@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include <offhand/detail/utf8.hpp>
+
 namespace offhand::handlers::detail {
 
 std::chrono::milliseconds backoff_delay(std::chrono::milliseconds initial,
@@ -88,16 +90,6 @@ void copy_attributes(const LogRecord& from, LogRecord& to) {
 
 namespace {
 
-// The longest prefix of `s` of at most `max` bytes that does not end inside
-// a UTF-8 sequence.
-std::string_view utf8_prefix(std::string_view s, std::size_t max) {
-  if (s.size() <= max) return s;
-  std::size_t n = max;
-  // Step back over continuation bytes to the lead byte, and before it.
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return s.substr(0, n);
-}
-
 void one_line(std::string& out, std::size_t from) {
   for (std::size_t i = from; i < out.size(); ++i)
     if (out[i] == '\n' || out[i] == '\r') out[i] = ' ';
@@ -127,7 +119,7 @@ Fit append_record(std::string& out, const LogRecord& record, std::size_t max_byt
       return;
     }
     const std::size_t need = excess + mark.size();
-    into.assign(utf8_prefix(s, s.size() > need ? s.size() - need : 0));
+    into.assign(s.substr(0, offhand::detail::utf8_prefix(s, s.size() > need ? s.size() - need : 0)));
     // What the cut saves, the marker's cost deducted (it may be negative).
     const auto saved = static_cast<std::int64_t>(s.size() - into.size()) -
                        static_cast<std::int64_t>(mark.size());

@@ -80,12 +80,10 @@ HandlerPtr make_smtp_handler(const ConfigNode& entry, bool python) {
   }
   if (auto t = entry.get("timeout")) options.timeout = millis(*t);
   if (auto t = entry.get("connect_timeout")) options.connect_timeout = millis(*t);
-  if (auto v = entry.get("verify_peer")) options.verify_peer = v->as_bool();
-  if (auto c = entry.get("ca_file")) options.ca_file = c->as_string();
+  read_tls(entry, options.tls);
   if (auto l = entry.get("local_name")) options.local_name = l->as_string();
   if (auto r = entry.get("max_retries")) options.max_retries = static_cast<int>(r->as_int(0, 1000));
-  if (auto b = entry.get("initial_backoff")) options.initial_backoff = millis(*b);
-  if (auto b = entry.get("max_backoff")) options.max_backoff = millis(*b);
+  read_retry(entry, options.retry);
   if (auto p = entry.get("max_pending"))
     options.max_pending = static_cast<std::size_t>(p->as_int(0, 1'000'000));
   if (auto m = entry.get("max_subject_chars"))

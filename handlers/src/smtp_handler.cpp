@@ -16,259 +16,20 @@
 #include <offhand/error.hpp>
 
 #include "curl_common.hpp"
+#include "mime.hpp"
 #include "net_common.hpp"
-#include "utf8.hpp"
 
 namespace offhand::handlers {
 namespace {
 
-// ---- text -----------------------------------------------------------------
-
-using detail::decode_utf8;
-
-bool is_control(char32_t cp) { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
-
-// Valid UTF-8 (invalid bytes become U+FFFD). With `one_line`, every control
-// character (CR and LF first of all: a header must stay one header) becomes
-// a space, runs of white space become one, and the ends are trimmed.
-std::string clean_text(std::string_view in, bool one_line) {
-  std::string out;
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size();) {
-    char32_t cp = 0;
-    std::size_t n = decode_utf8(in, i, cp);
-    if (n == 0) {
-      out += "\xEF\xBF\xBD";
-      ++i;
-      continue;
-    }
-    if (one_line && (is_control(cp) || cp == U' ')) {
-      if (!out.empty() && out.back() != ' ') out += ' ';
-    } else {
-      out.append(in.substr(i, n));
-    }
-    i += n;
-  }
-  if (one_line && !out.empty() && out.back() == ' ') out.pop_back();
-  return out;
-}
-
-// Cuts valid UTF-8 to at most `max` code points, marking a cut with "...".
-std::string truncate_chars(std::string s, std::size_t max) {
-  std::size_t chars = 0, i = 0, keep = 0;
-  const std::size_t room = max > 3 ? max - 3 : max;  // code points before "..."
-  while (i < s.size()) {
-    char32_t cp;
-    std::size_t n = decode_utf8(s, i, cp);
-    if (chars == room) keep = i;
-    ++chars;
-    i += n == 0 ? 1 : n;
-  }
-  if (chars <= max) return s;
-  s.resize(keep);
-  if (max > 3) s += "...";
-  return s;
-}
-
-bool plain_ascii(std::string_view s) {
-  for (char c : s)
-    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7E) return false;
-  return true;
-}
-
-void append_base64(std::string& out, std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::size_t i = 0;
-  for (; i + 3 <= in.size(); i += 3) {
-    const unsigned v = static_cast<unsigned char>(in[i]) << 16 |
-                       static_cast<unsigned char>(in[i + 1]) << 8 |
-                       static_cast<unsigned char>(in[i + 2]);
-    out += kAlphabet[v >> 18];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (i < in.size()) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out += kAlphabet[v >> 18];
-    out += kAlphabet[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-}
-
-// "Name: value" folded to lines of about 78 characters at the spaces of
-// `value` (RFC 5322 2.2.3); `value` is one line of printable ASCII.
-std::string folded_header(std::string_view name, std::string_view value) {
-  std::string out(name);
-  out += ':';
-  std::size_t line = out.size();
-  std::size_t i = 0;
-  while (i < value.size()) {
-    std::size_t end = value.find(' ', i + 1);
-    if (end == std::string_view::npos) end = value.size();
-    std::string_view word = value.substr(i, end - i);  // with its leading space, if any
-    if (i == 0) {
-      out += ' ';
-      ++line;
-    }
-    if (i > 0 && line + word.size() > 78) {
-      out += "\r\n";
-      line = 0;
-    }
-    out += word;
-    line += word.size();
-    i = end;
-  }
-  out += "\r\n";
-  return out;
-}
-
-// "Subject: ..." for a cleaned, one-line subject: as is when it is printable
-// ASCII, else RFC 2047 encoded-words ("=?UTF-8?B?...?=", each at most 75
-// characters, never splitting a character), one per folded line; so are
-// words too long for a line. Text that
-// merely looks like an encoded-word ("=?") is encoded too, so that a reader
-// shows it as it was.
-std::string subject_header(std::string_view subject) {
-  std::size_t longest_word = 0;
-  for (std::size_t i = 0; i < subject.size();) {
-    std::size_t end = std::min(subject.find(' ', i), subject.size());
-    longest_word = std::max(longest_word, end - i);
-    i = end + 1;
-  }
-  // A word too long to fold is encoded instead: encoded-words split anywhere.
-  if (plain_ascii(subject) && subject.find("=?") == std::string_view::npos && longest_word <= 76)
-    return folded_header("Subject", subject);
-  // A line holding encoded-words is at most 76 characters (RFC 2047 2):
-  // " =?UTF-8?B?" and "?=" take 13, leaving 63 base64 characters, so 60, for
-  // 45 bytes; the first line also holds "Subject:" (8), leaving 39 bytes.
-  std::string out = "Subject:";
-  std::size_t i = 0;
-  while (i < subject.size()) {
-    const std::size_t budget = i == 0 ? 39 : 45;
-    std::size_t end = i;
-    while (end < subject.size()) {
-      char32_t cp;
-      std::size_t n = decode_utf8(subject, end, cp);
-      if (n == 0) n = 1;  // cannot happen: the subject was cleaned
-      if (end + n - i > budget) break;
-      end += n;
-    }
-    if (i > 0) out += "\r\n";
-    out += " =?UTF-8?B?";
-    append_base64(out, subject.substr(i, end - i));
-    out += "?=";
-    i = end;
-  }
-  out += "\r\n";
-  return out;
-}
-
-// RFC 5322 3.3: "Tue, 05 Mar 2024 14:03:07 +0100", in local time. Day and
-// month names are spelled here, not by strftime, which follows the locale.
-std::string rfc5322_date(Clock::time_point when) {
-  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  const std::time_t t = Clock::to_time_t(when);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  const long off = tm.tm_gmtoff / 60;
-  const long abs_off = off < 0 ? -off : off;
-  return fmt::format("{}, {:02} {} {} {:02}:{:02}:{:02} {}{:02}{:02}", kDays[tm.tm_wday],
-                     tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, off < 0 ? '-' : '+', abs_off / 60, abs_off % 60);
-}
-
-// The body: the formatted record as valid UTF-8 with CRLF line ends, and
-// the transfer encoding it needs: 7bit when it is short-lined printable
-// ASCII, quoted-printable otherwise (safe through any server, 8BITMIME or
-// not, and still readable).
-std::pair<std::string, const char*> encode_body(std::string_view formatted) {
-  const std::string text = clean_text(formatted, false);
-  std::vector<std::string_view> lines;
-  for (std::size_t i = 0; i <= text.size();) {
-    std::size_t end = text.find_first_of("\r\n", i);
-    if (end == std::string::npos) {
-      if (i < text.size()) lines.push_back(std::string_view(text).substr(i));
-      break;
-    }
-    lines.push_back(std::string_view(text).substr(i, end - i));
-    i = end + (text[end] == '\r' && end + 1 < text.size() && text[end + 1] == '\n' ? 2 : 1);
-  }
-  bool seven_bit = true;
-  for (std::string_view l : lines) {
-    if (l.size() > 998) seven_bit = false;
-    for (char c : l)
-      if (c != '\t' && (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7E))
-        seven_bit = false;
-  }
-  std::string out;
-  if (seven_bit) {
-    for (std::string_view l : lines) {
-      out += l;
-      out += "\r\n";
-    }
-    return {out, "7bit"};
-  }
-  // RFC 2045 6.7: lines of at most 76 characters, soft breaks "=", any byte
-  // outside printable ASCII, '=' and white space at a line end as =XX.
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  for (std::string_view l : lines) {
-    std::size_t col = 0;
-    for (std::size_t k = 0; k < l.size(); ++k) {
-      const auto c = static_cast<unsigned char>(l[k]);
-      const bool last = k + 1 == l.size();
-      const bool literal = (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !last);
-      const std::size_t width = literal ? 1 : 3;
-      if (col + width > 75) {
-        out += "=\r\n";
-        col = 0;
-      }
-      if (literal) {
-        out += static_cast<char>(c);
-      } else {
-        out += '=';
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-      }
-      col += width;
-    }
-    out += "\r\n";
-  }
-  return {out, "quoted-printable"};
-}
-
-// An address used in the envelope and in a header: anything that could end
-// or split a header or a command is refused.
-void check_address(std::string_view what, std::string_view a) {
-  if (a.empty()) throw ConfigError(fmt::format("SmtpHandler: {} address is empty", what));
-  for (char c : a) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x21 || u == 0x7F || c == '<' || c == '>' || c == ',' || c == '(' || c == ')' ||
-        c == ';' || c == '"' || c == '\\')
-      throw ConfigError(fmt::format(
-          "SmtpHandler: {} address '{}' contains a character not allowed in a bare address "
-          "(control character, white space, or one of <>,;()\"\\)",
-          what, clean_text(a, true)));
-  }
-  const auto at = a.rfind('@');
-  if (at == std::string_view::npos || at == 0 || at + 1 == a.size())
-    throw ConfigError(fmt::format("SmtpHandler: {} address '{}' is not of the form local@domain",
-                                  what, a));
-}
-
-void check_name(std::string_view what, std::string_view s, std::string_view allowed_extra) {
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (!(std::isalnum(u) || allowed_extra.find(c) != std::string_view::npos))
-      throw ConfigError(fmt::format("SmtpHandler: {} '{}' contains '{}'", what,
-                                    clean_text(s, true), clean_text(std::string_view(&c, 1), true)));
-  }
-}
+using detail::check_address;
+using detail::check_name;
+using detail::clean_text;
+using detail::encode_body;
+using detail::folded_header;
+using detail::rfc5322_date;
+using detail::subject_header;
+using detail::truncate_chars;
 
 // The records a mail carries: 1, or an AlertDigest's count.
 std::uint64_t records_of(const LogRecord& record) {
@@ -290,7 +51,7 @@ std::atomic<std::uint64_t> g_message_counter{0};
 // the mail. Used under the handler's mutex only.
 struct SmtpHandler::Curl {
   explicit Curl(const Options& o)
-      : handle("SmtpHandler", o.connect_timeout, o.timeout, o.verify_peer, o.ca_file) {}
+      : handle("SmtpHandler", o.connect_timeout, o.timeout, o.tls) {}
   ~Curl() {
     if (recipients != nullptr) curl_slist_free_all(recipients);
   }
@@ -333,9 +94,12 @@ Formatter make_subject_formatter(const std::string& pattern) {
 
 }  // namespace
 
-SmtpHandler::SmtpHandler(Options options)
+SmtpHandler::SmtpHandler(Options options) : SmtpHandler(std::move(options), SteadyClock{}) {}
+
+SmtpHandler::SmtpHandler(Options options, SteadyClock clock)
     : options_(std::move(options)),
       subject_(make_subject_formatter(options_.subject)),
+      clock_(std::move(clock)),
       counters_(std::make_unique<Counters>()) {
   const Options& o = options_;
   if (o.host.empty()) throw ConfigError("SmtpHandler: no host");
@@ -346,8 +110,7 @@ SmtpHandler::SmtpHandler(Options options)
   for (const std::string& to : o.to) check_address("recipient", to);
   if (o.max_retries < 0) throw ConfigError("SmtpHandler: max_retries < 0");
   if (o.max_pending == 0) throw ConfigError("SmtpHandler: max_pending must be at least 1");
-  if (o.initial_backoff.count() < 0 || o.max_backoff < o.initial_backoff)
-    throw ConfigError("SmtpHandler: need 0 <= initial_backoff <= max_backoff");
+  o.retry.check("SmtpHandler");
   if (o.max_subject_chars == 0) throw ConfigError("SmtpHandler: max_subject_chars is 0");
 
   std::string to_list;
@@ -504,7 +267,7 @@ void SmtpHandler::on_close() {
 }
 
 std::string SmtpHandler::pass(bool force) {
-  while (!pending_.empty() && (force || std::chrono::steady_clock::now() >= next_attempt_)) {
+  while (!pending_.empty() && (force || now() >= next_attempt_)) {
     Mail& mail = pending_.front();
     std::string why = send(mail);
     if (why.empty()) {
@@ -519,8 +282,8 @@ std::string SmtpHandler::pass(bool force) {
     ++mail.attempts;
     ++consecutive_failures_;
     // Back-off: initial, doubling per consecutive failure, capped.
-    next_attempt_ = std::chrono::steady_clock::now() +
-                    detail::backoff_delay(options_.initial_backoff, options_.max_backoff,
+    next_attempt_ = now() +
+                    detail::backoff_delay(options_.retry.initial_backoff, options_.retry.max_backoff,
                                           consecutive_failures_);
     if (mail.attempts > options_.max_retries)
       drop_front(fmt::format("it failed {} time{}", mail.attempts, mail.attempts == 1 ? "" : "s")
@@ -538,7 +301,7 @@ void SmtpHandler::deliver() {
     what += ": " + why;
     if (!pending_.empty()) {
       const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-          next_attempt_ - std::chrono::steady_clock::now());
+          next_attempt_ - now());
       what += fmt::format("; {} mail{} pending, next try in {} ms", pending_.size(),
                           pending_.size() == 1 ? "" : "s", std::max<std::int64_t>(0, wait.count()));
     }

@@ -34,8 +34,7 @@ HandlerPtr make_socket_handler(const ConfigNode& entry) {
   if (auto m = entry.get("max_record_bytes"))
     options.max_record_bytes = static_cast<std::size_t>(m->as_int(64, 1LL << 32));
   if (auto t = entry.get("connect_timeout")) options.connect_timeout = millis(*t);
-  if (auto b = entry.get("initial_backoff")) options.initial_backoff = millis(*b);
-  if (auto b = entry.get("max_backoff")) options.max_backoff = millis(*b);
+  read_retry(entry, options.retry);
   if (auto t = entry.get("flush_timeout")) options.flush_timeout = millis(*t);
   if (auto t = entry.get("close_timeout")) options.close_timeout = millis(*t);
   entry.reject_unknown_keys();
@@ -47,8 +46,7 @@ HandlerPtr make_datagram_handler(const ConfigNode& entry) {
   read_address(entry, options);
   if (auto m = entry.get("max_record_bytes"))
     options.max_record_bytes = static_cast<std::size_t>(m->as_int(64, 65'507));
-  if (auto b = entry.get("initial_backoff")) options.initial_backoff = millis(*b);
-  if (auto b = entry.get("max_backoff")) options.max_backoff = millis(*b);
+  read_retry(entry, options.retry);
   entry.reject_unknown_keys();
   return std::make_shared<DatagramHandler>(std::move(options));
 }

@@ -35,8 +35,7 @@ struct Counters {
 };
 
 void check_common(const char* who, const std::string& host, std::uint16_t port,
-                  std::size_t max_record_bytes, std::chrono::milliseconds initial,
-                  std::chrono::milliseconds max) {
+                  std::size_t max_record_bytes, const RetryOptions& retry) {
   if (host.empty()) throw ConfigError(fmt::format("{}: no host", who));
   for (char c : host)
     if (static_cast<unsigned char>(c) <= 0x20 || c == '/')
@@ -45,8 +44,7 @@ void check_common(const char* who, const std::string& host, std::uint16_t port,
   if (port == 0) throw ConfigError(fmt::format("{}: no port", who));
   if (max_record_bytes < 64)
     throw ConfigError(fmt::format("{}: max_record_bytes must be at least 64", who));
-  if (initial.count() < 0 || max < initial)
-    throw ConfigError(fmt::format("{}: need 0 <= initial_backoff <= max_backoff", who));
+  retry.check(who);
 }
 
 // Appends the record and its "\n" to `out` within `max_bytes` (newline
@@ -76,7 +74,7 @@ void add_report(std::string& report, std::string text) {
 struct SocketHandler::State {
   explicit State(const Options& o)
       : label(detail::endpoint_label(o.host, o.port)),
-        backoff(o.initial_backoff, o.max_backoff) {}
+        backoff(o.retry.initial_backoff, o.retry.max_backoff) {}
   ~State() { close_socket(); }
 
   void close_socket() {
@@ -161,8 +159,7 @@ struct SocketHandler::State {
 
 SocketHandler::SocketHandler(Options options) : options_(std::move(options)) {
   const Options& o = options_;
-  check_common("SocketHandler", o.host, o.port, o.max_record_bytes, o.initial_backoff,
-               o.max_backoff);
+  check_common("SocketHandler", o.host, o.port, o.max_record_bytes, o.retry);
   if (o.buffer_bytes < o.max_record_bytes)
     throw ConfigError("SocketHandler: buffer_bytes must be at least max_record_bytes");
   state_ = std::make_unique<State>(o);
@@ -360,7 +357,7 @@ void SocketHandler::pump(bool force_connect, std::chrono::milliseconds wait) {
 struct DatagramHandler::State {
   explicit State(const Options& o)
       : label(detail::endpoint_label(o.host, o.port)),
-        backoff(o.initial_backoff, o.max_backoff) {}
+        backoff(o.retry.initial_backoff, o.retry.max_backoff) {}
   ~State() {
     if (fd >= 0) ::close(fd);
   }
@@ -376,8 +373,7 @@ struct DatagramHandler::State {
 
 DatagramHandler::DatagramHandler(Options options) : options_(std::move(options)) {
   const Options& o = options_;
-  check_common("DatagramHandler", o.host, o.port, o.max_record_bytes, o.initial_backoff,
-               o.max_backoff);
+  check_common("DatagramHandler", o.host, o.port, o.max_record_bytes, o.retry);
   if (o.max_record_bytes > 65'507)
     throw ConfigError("DatagramHandler: max_record_bytes is more than a datagram holds (65507)");
   state_ = std::make_unique<State>(o);
@@ -445,7 +441,7 @@ void DatagramHandler::emit_batch(std::span<const LogRecord* const> records) {
       continue;
     }
     s.counters.sent.fetch_add(1, std::memory_order_relaxed);
-    if (s.outage.active() && t - s.last_failure >= options_.max_backoff) {
+    if (s.outage.active() && t - s.last_failure >= options_.retry.max_backoff) {
       if (auto summary = s.outage.end(t); summary && summary->dropped > 0)
         add_report(s.report, fmt::format("DatagramHandler to {}: sending again after {}; {} "
                                          "dropped during the outage",

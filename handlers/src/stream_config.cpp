@@ -21,10 +21,19 @@ HandlerPtr make_stream_handler(const ConfigNode& entry) {
     else if (name != "ext://sys.stderr")
       s->fail("offhand can write to \"ext://sys.stderr\" or \"ext://sys.stdout\", not \"" + name + "\"");
   }
-  std::string terminator = "\n";
-  if (auto t = entry.get("terminator")) terminator = t->as_string();
+  StreamHandler::Options options;
+  if (auto t = entry.get("terminator")) options.terminator = t->as_string();
+  if (auto c = entry.get("color")) {
+    const std::string mode = c->as_string();
+    if (mode == "always")
+      options.color = StreamHandler::Color::kAlways;
+    else if (mode == "never")
+      options.color = StreamHandler::Color::kNever;
+    else if (mode != "auto")
+      c->fail("color must be \"auto\", \"always\" or \"never\", not \"" + mode + "\"");
+  }
   entry.reject_unknown_keys();
-  return std::make_shared<StreamHandler>(*out, std::move(terminator));
+  return std::make_shared<StreamHandler>(*out, std::move(options));
 }
 
 }  // namespace

@@ -1,22 +1,59 @@
 // SPDX-License-Identifier: MIT
 #include <offhand/handlers/stream_handler.hpp>
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <stdexcept>
+#include <string_view>
 
 namespace offhand::handlers {
+namespace {
+
+bool set_non_empty(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0';
+}
+
+// The descriptor behind the standard streams; -1 for any other stream.
+int descriptor_of(const std::ostream& out) {
+  if (&out == &std::cout) return STDOUT_FILENO;
+  if (&out == &std::cerr || &out == &std::clog) return STDERR_FILENO;
+  return -1;
+}
+
+}  // namespace
+
+bool StreamHandler::use_color(Color color, int fd) noexcept {
+  if (color != Color::kAuto) return color == Color::kAlways;
+  if (set_non_empty("NO_COLOR")) return false;
+  if (set_non_empty("FORCE_COLOR")) return true;
+  const char* term = std::getenv("TERM");
+  if (term != nullptr && std::string_view(term) == "dumb") return false;
+  return fd >= 0 && ::isatty(fd) == 1;
+}
 
 StreamHandler::StreamHandler(std::ostream& out, std::string terminator)
-    : out_(out), terminator_(std::move(terminator)) {}
+    : StreamHandler(out, Options{.terminator = std::move(terminator)}) {}
+
+StreamHandler::StreamHandler(std::ostream& out, Options options)
+    : out_(out),
+      terminator_(std::move(options.terminator)),
+      color_(use_color(options.color, descriptor_of(out))) {}
 
 void StreamHandler::emit(const LogRecord& record) {
   buffer_.clear();
-  format_to(buffer_, record);
+  {
+    const ColorScope scope(color_);
+    format_to(buffer_, record);
+  }
   buffer_ += terminator_;
   write(buffer_);
 }
 
 void StreamHandler::emit_batch(std::span<const LogRecord* const> records) {
   buffer_.clear();
+  const ColorScope scope(color_);
   for (const LogRecord* r : records) {
     format_to(buffer_, *r);
     buffer_ += terminator_;

@@ -18,11 +18,11 @@
 
 #include <fmt/format.h>
 
+#include <offhand/detail/utf8.hpp>
 #include <offhand/error.hpp>
 
 #include "collector_stream.hpp"
 #include "severity.hpp"
-#include "utf8.hpp"
 
 namespace offhand::handlers {
 namespace {
@@ -57,7 +57,7 @@ void append_sd_name(std::string& out, std::string_view in) {
 // A PARAM-VALUE: valid UTF-8 with '"', '\' and ']' escaped.
 void append_sd_value(std::string& out, std::string_view in) {
   std::string valid;
-  detail::append_valid_utf8(valid, in);
+  offhand::detail::append_valid_utf8(valid, in);
   for (char c : valid) {
     if (c == '"' || c == '\\' || c == ']') out += '\\';
     out += c;
@@ -265,7 +265,7 @@ void SysLogHandler::compose(const LogRecord& record) {
   if (!text.empty()) {
     message_ += ' ';
     const std::size_t at = message_.size();
-    detail::append_valid_utf8(message_, text);
+    offhand::detail::append_valid_utf8(message_, text);
     if (options_.framing == Framing::kLf && stream_)
       std::replace(message_.begin() + static_cast<std::ptrdiff_t>(at), message_.end(), '\n', ' ');
   }
@@ -306,7 +306,7 @@ void SysLogHandler::send_datagram(const LogRecord& record) {
   compose(record);
   std::size_t size = message_.size();
   if (options_.max_message_bytes != 0 && size > options_.max_message_bytes)
-    size = detail::utf8_prefix(message_, options_.max_message_bytes);
+    size = offhand::detail::utf8_prefix(message_, options_.max_message_bytes);
   ssize_t n;
   int err = 0;
   if (options_.transport == Transport::kUdp) {

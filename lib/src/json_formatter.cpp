@@ -115,6 +115,8 @@ void append_value(std::string& out, const FieldValue& value) {
     append_json_string(out, *s);
   } else if (const auto* i = std::get_if<std::int64_t>(&st)) {
     append_int(out, *i);
+  } else if (const auto* u = std::get_if<std::uint64_t>(&st)) {
+    append_int(out, *u);
   } else if (const auto* d = std::get_if<double>(&st)) {
     append_double(out, *d);
   } else {

@@ -221,13 +221,17 @@ void set_process_name(std::string_view name) {
 
 std::span<const Field> current_context() noexcept { return t_context_views; }
 
-void detail::fill_caller(LogRecord& record) noexcept {
-  record.time = Clock::now();
+void stamp_record(LogRecord& record) noexcept {
   record.thread = t_thread.id;
   record.thread_name = t_thread.name;
   record.process = current_pid();
   record.process_name = current_process_name();
   record.context = t_context_views;
+}
+
+void detail::fill_caller(LogRecord& record) noexcept {
+  record.time = Clock::now();
+  stamp_record(record);
 }
 
 ContextScope::ContextScope(std::initializer_list<Field> fields) : count_(fields.size()) {

@@ -40,6 +40,9 @@ void put_fields(Entry& e, Writer& w, std::span<const Field> fields) {
           } else if constexpr (std::is_same_v<T, std::int64_t>) {
             ref.type = FieldRef::Type::kInt;
             ref.i = v;
+          } else if constexpr (std::is_same_v<T, std::uint64_t>) {
+            ref.type = FieldRef::Type::kUInt;
+            ref.u = v;
           } else if constexpr (std::is_same_v<T, double>) {
             ref.type = FieldRef::Type::kDouble;
             ref.d = v;
@@ -155,6 +158,7 @@ void decode(const Entry& e, LogRecord& out, std::vector<Field>& fields,
       case FieldRef::Type::kInt: fields.push_back({key, FieldValue(f.i)}); break;
       case FieldRef::Type::kDouble: fields.push_back({key, FieldValue(f.d)}); break;
       case FieldRef::Type::kBool: fields.push_back({key, FieldValue(f.b)}); break;
+      case FieldRef::Type::kUInt: fields.push_back({key, FieldValue(f.u)}); break;
     }
   }
   const Field* base = fields.data() + f0;

@@ -67,11 +67,12 @@ class Bytes {
 };
 
 struct FieldRef {
-  enum class Type : std::uint8_t { kString, kInt, kDouble, kBool };
+  enum class Type : std::uint8_t { kString, kInt, kDouble, kBool, kUInt };
   StrRef key;
   Type type = Type::kString;
   StrRef str;
   std::int64_t i = 0;
+  std::uint64_t u = 0;  // kUInt: an unsigned value above INT64_MAX
   double d = 0;
   bool b = false;
 };

@@ -14,6 +14,7 @@
 #include <offhand/handlers/stream_handler.hpp>
 
 #include "lib/test_handlers.hpp"
+#include "support/capturing_handler.hpp"
 #include "support/temp_dir.hpp"
 
 namespace offhand {
@@ -73,7 +74,7 @@ TEST(BasicConfigTest, DefaultBraceStyleUsesTheBasicFields) {
 
 TEST(BasicConfigTest, DoesNothingWhenRootHasHandlers) {
   Manager m;
-  auto existing = std::make_shared<test::RecordingHandler>();
+  auto existing = std::make_shared<offhand::testing::CapturingHandler>();
   m.root().add_handler(existing);
   std::ostringstream out;
   basic_config({.stream = &out, .level = level::kDebug}, m);
@@ -97,7 +98,7 @@ TEST(BasicConfigTest, CalledTwiceConfiguresOnce) {
 
 TEST(BasicConfigTest, ForceClosesAndReplacesRootHandlers) {
   Manager m;
-  auto existing = std::make_shared<test::RecordingHandler>();
+  auto existing = std::make_shared<offhand::testing::CapturingHandler>();
   m.root().add_handler(existing);
   std::ostringstream out;
   basic_config({.stream = &out, .force = true}, m);
@@ -135,21 +136,21 @@ TEST(BasicConfigTest, FilenameWithTruncate) {
 
 TEST(BasicConfigTest, GivenHandlersGetTheFormatUnlessTheyHaveOne) {
   Manager m;
-  auto bare = std::make_shared<test::RecordingHandler>();
-  auto formatted = std::make_shared<test::RecordingHandler>();
+  auto bare = std::make_shared<offhand::testing::CapturingHandler>();
+  auto formatted = std::make_shared<offhand::testing::CapturingHandler>();
   auto own = std::make_shared<const Formatter>("%(message)s!");
   formatted->set_formatter(own);
   basic_config({.handlers = {bare, formatted}}, m);
   m.get_logger("app").warning("w");
-  EXPECT_THAT(bare->lines(), testing::ElementsAre("WARNING:app:w"));
-  EXPECT_THAT(formatted->lines(), testing::ElementsAre("w!"));
+  EXPECT_THAT(bare->formatted(), ::testing::ElementsAre("WARNING:app:w"));
+  EXPECT_THAT(formatted->formatted(), ::testing::ElementsAre("w!"));
 }
 
 TEST(BasicConfigTest, ContradictoryOptionsThrowConfigError) {
   test::TempDir dir;
   Manager m;
   std::ostringstream out;
-  auto h = std::make_shared<test::RecordingHandler>();
+  auto h = std::make_shared<offhand::testing::CapturingHandler>();
   EXPECT_THROW(basic_config({.filename = dir.file("a.log"), .stream = &out}, m), ConfigError);
   EXPECT_THROW(basic_config({.stream = &out, .handlers = {h}}, m), ConfigError);
   EXPECT_THROW(basic_config({.filename = dir.file("a.log"), .handlers = {h}}, m), ConfigError);

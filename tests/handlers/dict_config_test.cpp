@@ -28,6 +28,7 @@
 #endif
 
 #include "lib/test_handlers.hpp"
+#include "support/capturing_handler.hpp"
 #include "support/stderr_capture.hpp"
 #include "support/temp_dir.hpp"
 
@@ -277,7 +278,7 @@ TEST(DictConfigTest, UserClassNextToTheBuiltIns) {
   std::vector<std::string> topics;
   classes.add_handler("myapp.KafkaHandler", [&topics](const ConfigNode& entry) -> HandlerPtr {
     topics.push_back(entry.at("topic").as_string());
-    return std::make_shared<test::RecordingHandler>();
+    return std::make_shared<offhand::testing::CapturingHandler>();
   });
   Manager m;
   dict_config(R"J({"version": 1,
@@ -290,7 +291,7 @@ TEST(DictConfigTest, UserClassNextToTheBuiltIns) {
   ASSERT_NE(proxy, nullptr);
   m.root().info("to kafka");
   proxy->close();
-  auto kafka = std::dynamic_pointer_cast<test::RecordingHandler>(proxy->targets()[0]);
+  auto kafka = std::dynamic_pointer_cast<offhand::testing::CapturingHandler>(proxy->targets()[0]);
   EXPECT_EQ(kafka->messages(), (std::vector<std::string>{"to kafka"}));
 }
 

@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: MIT
 // FileHandler: exact file contents, modes, delayed open, buffering, errors.
 #include <offhand/handlers/file_handler.hpp>
+#include <offhand/handlers/rotating_file_handler.hpp>
 
 #include <sys/stat.h>
 
+#include <deque>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -228,6 +233,61 @@ TEST(FileHandlerTest, ClosedHandlerDropsAndReports) {
   EXPECT_EQ(read_file(path), "INFO:app:before\n");
   EXPECT_EQ(h->error_count(), 1u);
   EXPECT_THAT(reports.texts(), SizeIs(1));
+}
+
+
+// A batch larger than the write piece (as a proxy's consumer hands over
+// when it has fallen behind) is written in pieces: every record arrives
+// once and in order, and size-based rotation still sees every byte.
+struct BatchRecords {
+  explicit BatchRecords(int n) {
+    for (int i = 0; i < n; ++i) texts.push_back(fmt::format("{:04} {}", i, std::string(1000, 'b')));
+    for (const std::string& t : texts) {
+      LogRecord& r = owned.emplace_back();
+      r.name = "batch";
+      r.levelno = level::kInfo;
+      r.set_message(t);
+      pointers.push_back(&r);
+    }
+  }
+  std::deque<LogRecord> owned;  // records neither copy nor move
+  std::vector<std::string> texts;
+  std::vector<const LogRecord*> pointers;
+};
+
+TEST(FileHandlerTest, ALargeBatchIsWrittenWholeAndInOrder) {
+  TempDir dir;
+  const std::string path = dir.file("batch.log");
+  FileHandler h(path);
+  const BatchRecords batch(200);  // about 200 KB, several write pieces
+  h.handle_batch(batch.pointers);
+  std::string expected;
+  for (const std::string& t : batch.texts) expected += t + "\n";
+  EXPECT_EQ(read_file(path), expected);
+  EXPECT_EQ(h.error_count(), 0u);
+}
+
+TEST(FileHandlerTest, RotationBySizeInsideALargeBatchKeepsEveryFileUnderTheLimit) {
+  TempDir dir;
+  const std::string path = dir.file("rot.log");
+  RotatingFileHandler h(path, RotatingFileHandler::Options{.max_bytes = 50'000, .backup_count = 9});
+  const BatchRecords batch(200);  // 1,006 bytes a line: 49 lines a file
+  h.handle_batch(batch.pointers);
+  h.close();
+  std::string all;
+  for (int k = 4; k >= 1; --k) {
+    const std::string name = path + "." + std::to_string(k);
+    const std::string content = read_file(name);
+    EXPECT_EQ(content.size(), 49u * 1006u) << name;
+    all += content;
+  }
+  const std::string last = read_file(path);
+  EXPECT_EQ(last.size(), 4u * 1006u);  // 200 = 4 * 49 + 4
+  all += last;
+  EXPECT_FALSE(std::filesystem::exists(path + ".5"));
+  std::string expected;
+  for (const std::string& t : batch.texts) expected += t + "\n";
+  EXPECT_EQ(all, expected);
 }
 
 }  // namespace

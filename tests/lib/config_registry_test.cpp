@@ -16,6 +16,7 @@
 #include <offhand/logger.hpp>
 
 #include "lib/test_handlers.hpp"
+#include "support/capturing_handler.hpp"
 #include "support/temp_dir.hpp"
 
 namespace offhand {
@@ -23,10 +24,10 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-using test::RecordingHandler;
+using offhand::testing::CapturingHandler;
 
-// A RecordingHandler with the keys its factory read.
-class TaggedHandler : public RecordingHandler {
+// A CapturingHandler with the keys its factory read.
+class TaggedHandler : public CapturingHandler {
  public:
   explicit TaggedHandler(std::string tag) : tag(std::move(tag)) {}
   const std::string tag;
@@ -34,7 +35,7 @@ class TaggedHandler : public RecordingHandler {
 
 // A wrapper class whose "handlers" key names other handlers, as a proxy's
 // does; records the order in which entries are built.
-class Wrapper : public RecordingHandler {
+class Wrapper : public CapturingHandler {
  public:
   explicit Wrapper(std::vector<HandlerPtr> inner) : inner(std::move(inner)) {}
   const std::vector<HandlerPtr> inner;
@@ -97,7 +98,7 @@ TEST_F(DictConfigTest, UserRegisteredClassGetsItsKeysFormatterAndLevel) {
   EXPECT_EQ(h->level(), level::kInfo);
   m.get_logger("app").debug("below the handler's level");
   m.get_logger("app").info("order {} placed", 7);
-  EXPECT_EQ(h->lines(), (std::vector<std::string>{"INFO app: order 7 placed"}));
+  EXPECT_EQ(h->formatted(), (std::vector<std::string>{"INFO app: order 7 placed"}));
 }
 
 TEST_F(DictConfigTest, FormatterStylesDatefmtAndJson) {
@@ -121,12 +122,12 @@ TEST_F(DictConfigTest, FormatterStylesDatefmtAndJson) {
   })J",
               classes, m);
   m.get_logger("svc").warning("hot");
-  EXPECT_EQ(recording(m.root(), 0)->lines()[0], "WARNING|hot");
-  EXPECT_EQ(recording(m.root(), 1)->lines()[0], "svc|hot");
-  EXPECT_EQ(recording(m.root(), 2)->lines()[0], "hot");
-  EXPECT_THAT(recording(m.root(), 3)->lines()[0], ::testing::MatchesRegex("[0-9]{4} hot"));
+  EXPECT_EQ(recording(m.root(), 0)->formatted()[0], "WARNING|hot");
+  EXPECT_EQ(recording(m.root(), 1)->formatted()[0], "svc|hot");
+  EXPECT_EQ(recording(m.root(), 2)->formatted()[0], "hot");
+  EXPECT_THAT(recording(m.root(), 3)->formatted()[0], ::testing::MatchesRegex("[0-9]{4} hot"));
   EXPECT_EQ(recording(m.root(), 3)->formatter()->options().zone, Formatter::Zone::kUtc);
-  EXPECT_THAT(recording(m.root(), 4)->lines()[0], HasSubstr("\"message\":\"hot\""));
+  EXPECT_THAT(recording(m.root(), 4)->formatted()[0], HasSubstr("\"message\":\"hot\""));
 }
 
 TEST_F(DictConfigTest, LevelsByNameNumberAndRegisteredName) {

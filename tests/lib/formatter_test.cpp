@@ -255,6 +255,54 @@ TEST(FormatterTest, BoolFieldFollowsPythonIntRules) {
             "True     1   True 1");
 }
 
+TEST(FormatterTest, LargeUnsignedFieldPrintsAsPythonInt) {
+  // fmt('%(u)s %(u)d %(u)x %(u)r %(u)+d %(u).3e', u=18446744073709551615)
+  TestRecord r;
+  r.field("u", std::numeric_limits<std::uint64_t>::max());
+  EXPECT_EQ(render("%(u)s %(u)d %(u)x %(u)r %(u)+d %(u).3e", Style::kPercent, r.record),
+            "18446744073709551615 18446744073709551615 ffffffffffffffff 18446744073709551615 "
+            "+18446744073709551615 1.845e+19");
+  // fmt('{u} {u:,} {u:#x} {u:>22}', style='{', ...same)
+  EXPECT_EQ(render("{u} {u:,} {u:#x} {u:>22}", Style::kBrace, r.record),
+            "18446744073709551615 18,446,744,073,709,551,615 0xffffffffffffffff   18446744073709551615");
+  // fmt('$u', style='$', ...same)
+  EXPECT_EQ(render("$u", Style::kDollar, r.record), "18446744073709551615");
+}
+
+TEST(FormatterTest, LargeUnsignedBoundAndContextFieldsPrintAsPythonInt) {
+  // fmt('%(b)s %(c)d', b=9223372036854775808, c=18446744073709551615)
+  TestRecord r;
+  r.bind("b", std::uint64_t{1} << 63).in_context("c", std::numeric_limits<std::uint64_t>::max());
+  EXPECT_EQ(render("%(b)s %(c)d", Style::kPercent, r.record),
+            "9223372036854775808 18446744073709551615");
+}
+
+TEST(FormatterTest, ColorIsEmptyOutsideAColorScope) {
+  TestRecord r;
+  r.record.levelno = level::kWarning;
+  EXPECT_EQ(render("%(color)s%(levelname)s%(reset)s|%(message)s", Style::kPercent, r.record),
+            "WARNING|hello");
+  EXPECT_EQ(render("%(levelname)s|%(message)s", Style::kPercent, r.record), "WARNING|hello");
+  const ColorScope off(false);
+  EXPECT_EQ(render("$color$levelname$reset", Style::kDollar, r.record), "WARNING");
+}
+
+TEST(FormatterTest, ColorScopeColorsTheLevelNameOrPlacesTheColor) {
+  TestRecord r;
+  r.record.levelno = level::kError;
+  const ColorScope on(true);
+  EXPECT_EQ(render("%(levelname)s|%(message)s", Style::kPercent, r.record), "\x1b[31mERROR\x1b[0m|hello");
+  EXPECT_EQ(render("{levelname:>7}|{message}", Style::kBrace, r.record), "\x1b[31m  ERROR\x1b[0m|hello");
+  // Where the pattern places the colour, the level name is left alone.
+  EXPECT_EQ(render("%(color)s%(asctime)s %(levelname)s%(reset)s %(message)s", Style::kPercent, r.record),
+            "\x1b[31m2025-12-04 22:49:58,000 ERROR\x1b[0m hello");
+  {
+    const ColorScope nested_off(false);
+    EXPECT_EQ(render("%(levelname)s", Style::kPercent, r.record), "ERROR");
+  }
+  EXPECT_EQ(render("$color$message$reset", Style::kDollar, r.record), "\x1b[31mhello\x1b[0m");
+}
+
 TEST(FormatterTest, NanAndInfinity) {
   // fmt('%(n)s %(n)+010.2f %(i)-8e', n=float('nan'), i=float('-inf'))
   TestRecord r;

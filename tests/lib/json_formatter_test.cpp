@@ -154,6 +154,18 @@ TEST(JsonFormatterTest, FieldsAndContextAreTyped) {
   EXPECT_EQ(line.find("shadowed"), std::string::npos);
 }
 
+TEST(JsonFormatterTest, LargeUnsignedFieldKeepsItsValue) {
+  // json.dumps({"u": 18446744073709551615, "m": 9223372036854775808})
+  TestRecord r;
+  const std::vector<Field> fields = {{"u", std::numeric_limits<std::uint64_t>::max()},
+                                     {"m", std::uint64_t{1} << 63}};
+  r.record.fields = fields;
+  const std::string line = to_json(r.record);
+  EXPECT_NE(line.find(R"("fields":{"u":18446744073709551615,"m":9223372036854775808})"),
+            std::string::npos)
+      << line;
+}
+
 TEST(JsonFormatterTest, UnregisteredLevelIsLevelN) {
   TestRecord r;
   r.record.levelno = 35;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <exception>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -18,6 +19,7 @@
 #include <offhand/manager.hpp>
 
 #include "lib/test_handlers.hpp"
+#include "support/capturing_handler.hpp"
 #include "support/error_capture.hpp"
 #include "support/stderr_capture.hpp"
 
@@ -35,10 +37,10 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::StartsWith;
 using test::Counted;
-using test::RecordingHandler;
+using offhand::testing::CapturingHandler;
 
-std::shared_ptr<RecordingHandler> recorder(Logger& logger, int level = level::kNotSet) {
-  auto h = std::make_shared<RecordingHandler>();
+std::shared_ptr<CapturingHandler> recorder(Logger& logger, int level = level::kNotSet) {
+  auto h = std::make_shared<CapturingHandler>();
   h->set_level(level);
   logger.add_handler(h);
   return h;
@@ -275,7 +277,7 @@ TEST(LoggerTest, HasHandlersFollowsPropagation) {
 TEST(LoggerTest, AddAndRemoveHandlers) {
   Manager m(level::kDebug);
   Logger& log = m.get_logger("app");
-  auto h = std::make_shared<RecordingHandler>();
+  auto h = std::make_shared<CapturingHandler>();
   log.add_handler(h);
   log.add_handler(h);  // once only, as Python
   EXPECT_EQ(log.handlers().size(), 1u);
@@ -349,7 +351,7 @@ TEST(LoggerTest, HandleSendsARecordMadeElsewhereWithoutLevelCheck) {
 
 TEST(ManagerTest, ShutdownFlushesAndClosesEveryHandlerOnce) {
   Manager m;
-  auto shared = std::make_shared<RecordingHandler>();
+  auto shared = std::make_shared<CapturingHandler>();
   m.root().add_handler(shared);
   m.get_logger("a").add_handler(shared);
   auto other = recorder(m.get_logger("b.c"));
@@ -357,7 +359,7 @@ TEST(ManagerTest, ShutdownFlushesAndClosesEveryHandlerOnce) {
   EXPECT_TRUE(shared->closed());
   EXPECT_TRUE(other->closed());
   EXPECT_EQ(shared->closes(), 1);
-  EXPECT_THAT(shared->calls(), ElementsAre("flush", "flush", "close"));
+  EXPECT_THAT(shared->events(), ElementsAre("flush", "flush", "close"));
 }
 
 TEST(ManagerTest, FreeGetLoggerUsesTheDefaultManager) {
@@ -421,8 +423,8 @@ TEST(LogCallTest, MessageIsRenderedOnceForTwoHandlers) {
   Counted::calls() = 0;
   m.get_logger("app").info("value {}", Counted{3});
   EXPECT_EQ(Counted::calls(), 1);
-  EXPECT_THAT(first->lines(), ElementsAre("value counted:3"));
-  EXPECT_THAT(second->lines(), ElementsAre("value counted:3"));
+  EXPECT_THAT(first->formatted(), ElementsAre("value counted:3"));
+  EXPECT_THAT(second->formatted(), ElementsAre("value counted:3"));
 }
 
 TEST(LogCallTest, NothingIsRenderedWhenEveryHandlerRejects) {
@@ -692,7 +694,7 @@ TEST(BadInputTest, ThrowingEmitGoesToHandleErrorAndOtherHandlersStillRun) {
   const auto errors = failing->errors();
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].message, "boom 1");
-  EXPECT_EQ(errors[0].what, "emit failed on purpose");
+  EXPECT_EQ(errors[0].what, "CapturingHandler: failing as told");
   EXPECT_EQ(failing->error_count(), 1u);
   EXPECT_THAT(healthy->messages(), ElementsAre("boom 1", "fine"));
 }
@@ -707,8 +709,9 @@ TEST(BadInputTest, DefaultHandleErrorReportsAndIsRateLimited) {
   for (int i = 0; i < kFailures; ++i) log.error("attempt {}", i);
   EXPECT_EQ(h->error_count(), static_cast<std::uint64_t>(kFailures));
   const auto texts = reports.texts();
-  ASSERT_FALSE(texts.empty());
-  EXPECT_LE(texts.size(), 10u);
+  // Five reports per handler in a window of ten seconds; the 200 failures
+  // take far less.
+  ASSERT_EQ(texts.size(), 5u);
   EXPECT_THAT(texts[0], StartsWith("--- Logging error ---\n"));
   EXPECT_THAT(texts[0], HasSubstr("disk on fire"));
   EXPECT_THAT(texts[0], HasSubstr("'app.db'"));
@@ -789,6 +792,63 @@ TEST(LastResortTest, CanBeTurnedOff) {
   test::StderrCapture capture;
   m.get_logger("app").critical("silenced");
   EXPECT_EQ(capture.text(), "");
+}
+
+// The machinery behind the log methods is not part of the Logger's API: a
+// program cannot name it (LoggerAdapter and the module-level functions go
+// through detail::LogCall).
+template <class L>
+concept HasPublicCall = requires(L& l, fmt::format_args args) {
+  l.call(offhand::level::kInfo, nullptr, std::source_location::current(), fmt::string_view("x"), args);
+};
+template <class L>
+concept HasPublicCallWith = requires(L& l, int n) {
+  l.call_with(offhand::level::kInfo, nullptr, std::source_location::current(), fmt::string_view("{}"),
+              std::span<const offhand::Field>{}, n);
+};
+// The concepts accept a class whose machinery is public, so they fail for
+// the Logger only because it is not.
+struct PublicMachinery {
+  void call(int, const Extra*, std::source_location, fmt::string_view, fmt::format_args) {}
+  template <class... Args>
+  void call_with(int, const Extra*, std::source_location, fmt::string_view, std::span<const Field>, Args&...) {}
+};
+static_assert(HasPublicCall<PublicMachinery>);
+static_assert(HasPublicCallWith<PublicMachinery>);
+static_assert(!HasPublicCall<offhand::Logger>);
+static_assert(!HasPublicCallWith<offhand::Logger>);
+
+TEST(LoggerTest, LargeUnsignedValuesInExtraBoundAndContextKeepTheirValue) {
+  constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
+  Manager manager;
+  Logger& log = manager.get_logger("unsigned");
+  auto handler = recorder(log);
+  LoggerAdapter adapter(log, {{"b", kMax - 1}});
+  {
+    ContextScope scope({{"c", std::uint64_t{1} << 63}});
+    adapter.warning({.fields = {{"u", kMax}}}, "sizes");
+  }
+  const auto records = handler->records();
+  ASSERT_EQ(records.size(), 1u);
+  ASSERT_EQ(records[0]->fields.size(), 1u);
+  ASSERT_EQ(records[0]->bound.size(), 1u);
+  ASSERT_EQ(records[0]->context.size(), 1u);
+  EXPECT_EQ(show(records[0]->fields[0].value), "i:18446744073709551615");
+  EXPECT_EQ(show(records[0]->bound[0].value), "i:18446744073709551614");
+  EXPECT_EQ(show(records[0]->context[0].value), "i:9223372036854775808");
+}
+
+TEST(LoggerTest, AdapterLogsThroughTheHiddenPath) {
+  Manager manager;
+  Logger& log = manager.get_logger("adapter.path");
+  auto handler = recorder(log);
+  LoggerAdapter adapter(log, {{"request", 7}});
+  adapter.warning("seen {}", 3);
+  const auto records = handler->records();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].message(), "seen 3");
+  ASSERT_EQ(records[0]->bound.size(), 1u);
+  EXPECT_EQ(records[0]->bound[0].key, "request");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // LogRecord's derived attributes and lazy message; OwnedRecord's deep copy.
 #include <offhand/record.hpp>
 
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -96,6 +97,34 @@ void scribble(Storage& s) {
                          &s.message, &s.exc_type, &s.exc_what, &s.exc_text, &s.stack,
                          &s.field_key, &s.field_value, &s.bound_value, &s.context_value})
     std::fill(p->begin(), p->end(), '#');
+}
+
+TEST(RecordTest, UnsignedFieldValuesKeepTheirValue) {
+  constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
+  constexpr std::uint64_t kAboveInt64 = std::uint64_t{1} << 63;
+  EXPECT_EQ(std::get<std::uint64_t>(FieldValue(kMax).storage()), kMax);
+  EXPECT_EQ(std::get<std::uint64_t>(FieldValue(kAboveInt64).storage()), kAboveInt64);
+  // Values that fit an int64 are held as one, whatever their C++ type.
+  EXPECT_EQ(std::get<std::int64_t>(FieldValue(kAboveInt64 - 1).storage()), INT64_MAX);
+  EXPECT_EQ(std::get<std::int64_t>(FieldValue(7u).storage()), 7);
+  EXPECT_EQ(std::get<std::int64_t>(FieldValue(std::size_t{9}).storage()), 9);
+  EXPECT_EQ(std::get<std::int64_t>(FieldValue(INT64_MIN).storage()), INT64_MIN);
+}
+
+TEST(RecordTest, OwnedRecordKeepsLargeUnsignedFields) {
+  constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
+  const std::vector<Field> fields = {{"u", kMax}};
+  const std::vector<Field> bound = {{"b", kMax - 1}};
+  const std::vector<Field> context = {{"c", std::uint64_t{1} << 63}};
+  LogRecord r;
+  r.fields = fields;
+  r.bound = bound;
+  r.context = context;
+  const OwnedRecord copy(r);
+  const OwnedRecord again = copy;
+  EXPECT_EQ(std::get<std::uint64_t>(again->fields[0].value.storage()), kMax);
+  EXPECT_EQ(std::get<std::uint64_t>(again->bound[0].value.storage()), kMax - 1);
+  EXPECT_EQ(std::get<std::uint64_t>(again->context[0].value.storage()), std::uint64_t{1} << 63);
 }
 
 TEST(RecordTest, OwnedRecordSurvivesTheOriginalStorage) {

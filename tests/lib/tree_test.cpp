@@ -8,16 +8,17 @@
 #include <offhand/logger.hpp>
 
 #include "lib/test_handlers.hpp"
+#include "support/capturing_handler.hpp"
 
 namespace offhand {
 namespace {
 
-using test::RecordingHandler;
+using offhand::testing::CapturingHandler;
 
 TEST(TreeTest, BuildsTheTreeItReadsLike) {
   Manager m;
-  auto console = std::make_shared<RecordingHandler>();
-  auto db_file = std::make_shared<RecordingHandler>();
+  auto console = std::make_shared<CapturingHandler>();
+  auto db_file = std::make_shared<CapturingHandler>();
   Tree{
       .root = {.level = level::kInfo, .handlers = {console}},
       .loggers = {{"app.db",
@@ -34,15 +35,15 @@ TEST(TreeTest, BuildsTheTreeItReadsLike) {
 
   EXPECT_EQ(console->messages(), (std::vector<std::string>{"served 1"}));
   // app.db does not propagate: its records stay off the console.
-  EXPECT_EQ(db_file->lines(), (std::vector<std::string>{"WARNING app.db.pool pool low"}));
+  EXPECT_EQ(db_file->formatted(), (std::vector<std::string>{"WARNING app.db.pool pool low"}));
   EXPECT_EQ(m.get_logger("app.db").effective_level(), level::kDebug);
   EXPECT_FALSE(m.get_logger("app.db").propagate());
 }
 
 TEST(TreeTest, ApplyReplacesTheHandlersOfTheLoggersItNames) {
   Manager m;
-  auto first = std::make_shared<RecordingHandler>();
-  auto second = std::make_shared<RecordingHandler>();
+  auto first = std::make_shared<CapturingHandler>();
+  auto second = std::make_shared<CapturingHandler>();
   Tree{.root = {.level = level::kInfo, .handlers = {first}}}.apply(m);
   Tree{.root = {.level = level::kInfo, .handlers = {second}}}.apply(m);
   m.root().info("to the second only");
@@ -52,7 +53,7 @@ TEST(TreeTest, ApplyReplacesTheHandlersOfTheLoggersItNames) {
 
 TEST(TreeTest, DisableExistingSparesNamedLoggersAndTheirChildren) {
   Manager m;
-  auto h = std::make_shared<RecordingHandler>();
+  auto h = std::make_shared<CapturingHandler>();
   Logger& old = m.get_logger("old");
   Logger& kept_child = m.get_logger("app.child");
   Tree{.root = {.level = level::kInfo, .handlers = {h}},
@@ -65,7 +66,7 @@ TEST(TreeTest, DisableExistingSparesNamedLoggersAndTheirChildren) {
 }
 
 TEST(TreeTest, SetupRejectsABadFormatAndTwoFormatters) {
-  auto h = std::make_shared<RecordingHandler>();
+  auto h = std::make_shared<CapturingHandler>();
   // Named setups rather than temporaries inside EXPECT_THROW: GCC 12 warns
   // (wrongly) that an optional in a temporary may be used uninitialized.
   HandlerSetup bad_format;

@@ -98,12 +98,11 @@ TEST(ProxyHandlerAllocationTest, NoAllocationPerRecordInSteadyState) {
 // level check, a Formatter with time, level, name and message, and a
 // FileHandler writing to /dev/null behind the proxy.
 TEST(ProxyHandlerAllocationTest, NoAllocationFromLoggerInfoToAFile) {
-#if defined(__SANITIZE_THREAD__)
-  // Under ThreadSanitizer one allocation was seen off the calling thread in
-  // 5,000 records (not yet explained); the plain and ASan builds assert
-  // zero in every thread.
-  GTEST_SKIP() << "allocation counts are asserted in the plain and ASan builds";
-#endif
+  // The FileHandler's buffer does not grow with the batch size (it writes
+  // a large batch in pieces), so the counts do not depend on how far the
+  // consumer falls behind: under ThreadSanitizer it falls further behind
+  // than in any warm-up, and a buffer sized by the largest batch so far
+  // grew once then.
   Manager manager(level::kDebug);
   Logger& log = manager.get_logger("alloc.app");
   log.set_propagate(false);

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <limits>
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -217,7 +218,8 @@ TEST(ProxyHandlerTest, RecordIsSnapshotNothingBorrowedCrosses) {
     std::string message = "message before";
     std::string key = "user";
     std::string value = "alice";
-    std::vector<Field> fields{{key, FieldValue(value)}, {"n", 42}, {"pi", 3.5}, {"ok", true}};
+    std::vector<Field> fields{{key, FieldValue(value)}, {"n", 42}, {"pi", 3.5}, {"ok", true},
+                              {"big", std::numeric_limits<std::uint64_t>::max()}};
     std::string exc_type = "std::runtime_error";
     std::string exc_msg = "boom";
     std::vector<ExceptionEntry> exc{{exc_type, exc_msg}};
@@ -244,12 +246,13 @@ TEST(ProxyHandlerTest, RecordIsSnapshotNothingBorrowedCrosses) {
   const LogRecord& r = records[1].view();
   EXPECT_EQ(r.name, "snap");
   EXPECT_EQ(r.message(), "message before");
-  ASSERT_EQ(r.fields.size(), 4u);
+  ASSERT_EQ(r.fields.size(), 5u);
   EXPECT_EQ(r.fields[0].key, "user");
   EXPECT_EQ(std::get<std::string_view>(r.fields[0].value.storage()), "alice");
   EXPECT_EQ(std::get<std::int64_t>(r.fields[1].value.storage()), 42);
   EXPECT_EQ(std::get<double>(r.fields[2].value.storage()), 3.5);
   EXPECT_EQ(std::get<bool>(r.fields[3].value.storage()), true);
+  EXPECT_EQ(std::get<std::uint64_t>(r.fields[4].value.storage()), std::numeric_limits<std::uint64_t>::max());
   ASSERT_EQ(r.context.size(), 1u);
   EXPECT_EQ(r.context[0].key, "user");
   ASSERT_EQ(r.exception.size(), 1u);

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
-// CapturingHandler: the test double. Stores what it is given as
-// OwnedRecords, counts flushes and closes, and can be slowed down, held at a
-// gate, or told to fail (spdlog's test_sink, with handle_error hooks).
+// CapturingHandler: the recording test double. Stores what it is given as
+// OwnedRecords with their formatted text, counts flushes and closes, keeps
+// what handle_error receives, and can be slowed down, held at a gate, or
+// told to fail (spdlog's test_sink, with handle_error hooks).
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
+#include <optional>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -17,6 +20,22 @@
 #include <offhand/record.hpp>
 
 namespace offhand::testing {
+
+// What a handler's handle_error was given.
+struct ReportedError {
+  std::optional<std::string> message;  // of the record, when there was one
+  std::string what;                    // of the exception
+};
+
+inline std::string what_of(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  } catch (...) {
+    return "non-std exception";
+  }
+}
 
 // Thread-safe: emit() runs under the base's lock on whatever thread drives
 // the handler (a ProxyHandler's consumer), the accessors on the test thread.
@@ -104,6 +123,25 @@ class CapturingHandler : public Handler {
     std::scoped_lock lock(m_);
     return threads_;
   }
+  // What handle_error() was given, in order.
+  std::vector<ReportedError> errors() const {
+    std::scoped_lock lock(m_);
+    return errors_;
+  }
+
+  // Keeps the error, then reports it as the base does (report_errors()
+  // and rate limit apply), so tests of the report still see it.
+  void handle_error(const LogRecord* record, std::exception_ptr error) noexcept override {
+    try {
+      ReportedError e;
+      if (record != nullptr) e.message = std::string(record->message());
+      e.what = what_of(error);
+      std::scoped_lock lock(m_);
+      errors_.push_back(std::move(e));
+    } catch (...) {
+    }
+    Handler::handle_error(record, error);
+  }
 
  protected:
   void emit(const LogRecord& record) override {
@@ -165,6 +203,7 @@ class CapturingHandler : public Handler {
   std::vector<std::string> formatted_;       // guarded by m_
   std::vector<std::string> events_;          // guarded by m_
   std::vector<std::thread::id> threads_;     // guarded by m_
+  std::vector<ReportedError> errors_;        // guarded by m_
   int flushes_ = 0;                          // guarded by m_
   int closes_ = 0;                           // guarded by m_
   int batches_ = 0;                          // guarded by m_

@@ -28,7 +28,9 @@ namespace offhand {
 //
 //   logging.StreamHandler, offhand.StreamHandler
 //       stream: "ext://sys.stderr" (default) or "ext://sys.stdout";
-//       terminator (default "\n")
+//       terminator (default "\n"); offhand's color: "auto" (default:
+//       the level name coloured on a terminal, honouring NO_COLOR,
+//       FORCE_COLOR and TERM=dumb), "always" or "never"
 //   logging.FileHandler, offhand.FileHandler
 //       filename (required), mode "a" (default) or "w", delay, encoding
 //       (absent, null or UTF-8: offhand writes bytes as given), errors (a

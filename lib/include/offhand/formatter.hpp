@@ -25,6 +25,40 @@ struct TimeAttributes {
   static TimeAttributes of(const LogRecord& record);
 };
 
+// The ANSI escape sequence that starts the colour of a record's level on a
+// terminal: DEBUG (and below) cyan, INFO green, WARNING yellow, ERROR red,
+// CRITICAL bold white on red; a level between two names takes the colour of
+// the lower one.
+std::string_view level_color(int levelno) noexcept;
+// The sequence that ends it (SGR reset).
+inline constexpr std::string_view kColorReset = "\x1b[0m";
+
+// Colour for the formatting done on this thread while it lives: what a
+// handler writing to a terminal sets around its formatter's call. Inside
+// one, a Formatter's %(color)s (brace: {color}, dollar: $color) is the
+// record's level_color() and %(reset)s is kColorReset; a pattern naming
+// neither gets its %(levelname)s wrapped in the two. Outside one, both are
+// empty and the output is Python's byte for byte. (Python's Formatter has no
+// such attributes; it would raise KeyError for them, and a field named
+// "color" or "reset" is shadowed by them here.) Scopes nest; the innermost
+// decides. A Formatter subclass that overrides format_to() decides for
+// itself (the JsonFormatter never colours).
+class ColorScope {
+ public:
+  // Colours (on) or not (off) until destroyed, then restores the outer
+  // scope's choice.
+  explicit ColorScope(bool on) noexcept;
+  ~ColorScope();
+  ColorScope(const ColorScope&) = delete;
+  ColorScope& operator=(const ColorScope&) = delete;
+
+  // Whether the innermost scope of this thread colours (false with none).
+  static bool active() noexcept;
+
+ private:
+  bool previous_;
+};
+
 // Turns a record into text. Immutable once made, so one formatter may be
 // shared by any number of handlers and used from any thread at once.
 //
@@ -72,7 +106,7 @@ class Formatter {
   std::string_view pattern() const { return pattern_; }
   const Options& options() const { return options_; }
 
-  struct Part;  // one compiled piece of the pattern; defined in formatter.cpp
+  struct Part;  // one compiled piece of the pattern; private to lib/src
 
  private:
   void compile();
@@ -81,6 +115,7 @@ class Formatter {
   Options options_;
   std::uint64_t id_;  // unique per formatter: the key of format_time's cache
   bool uses_time_ = false;
+  bool places_color_ = false;  // the pattern has %(color)s or %(reset)s
   std::vector<Part> parts_;
 };
 

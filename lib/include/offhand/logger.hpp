@@ -23,8 +23,20 @@
 namespace offhand {
 
 class Manager;
+class Logger;
+struct Extra;
 
 namespace detail {
+// The door to a logger's enabled path, for the log functions outside the
+// Logger class (LoggerAdapter, the module-level functions): not part of the
+// API. A one-line forwarder that the compiler inlines, so those functions
+// cost what a Logger method costs.
+struct LogCall {
+  template <class... Args>
+  static void with(Logger& logger, int level, const Extra* extra, std::source_location loc,
+                   fmt::string_view format, std::span<const Field> bound, Args&... args) noexcept;
+};
+
 // What fmt::runtime(s) returns: fmt::basic_runtime<char> in {fmt} 9,
 // fmt::runtime_format_string<char> from {fmt} 10 on.
 using RuntimeFormat = decltype(fmt::runtime(std::string_view{}));
@@ -208,26 +220,25 @@ class Logger {
   // the hierarchy. No level check: the caller made that choice.
   void handle(const LogRecord& record) noexcept;
 
-  // Not for direct use: the machinery of the methods above, public for
-  // LoggerAdapter, the module-level functions and the OFFHAND_LOG macros.
+ private:
+  friend class Manager;
+  friend struct detail::LogCall;
+  Logger(Manager& manager, std::string name, Logger* parent);
+
   // The out-of-line part of a log call.
   void call(int level, const Extra* extra, std::source_location loc,
             fmt::string_view format, fmt::format_args args,
             std::span<const Field> bound = {}) noexcept;
 
-  // The enabled path of a log call (not for direct use), kept out of line
-  // so that a disabled call inlines to the level check and little else: the
-  // arguments are packed for {fmt} only once the check has passed.
+  // The enabled path of a log call, kept out of line so that a disabled
+  // call inlines to the level check and little else: the arguments are
+  // packed for {fmt} only once the check has passed.
   template <class... Args>
   [[gnu::noinline]] void call_with(int level, const Extra* extra, std::source_location loc,
                                    fmt::string_view format, std::span<const Field> bound,
                                    Args&... args) noexcept {
     call(level, extra, loc, format, fmt::make_format_args(args...), bound);
   }
-
- private:
-  friend class Manager;
-  Logger(Manager& manager, std::string name, Logger* parent);
   void call_handlers(const LogRecord& record) noexcept;
   static void attach(const HandlerPtr& handler) noexcept;
   static void detach(const HandlerPtr& handler);
@@ -248,6 +259,13 @@ class Logger {
   detail::CowList<FilterPtr> filters_;
 };
 
+template <class... Args>
+void detail::LogCall::with(Logger& logger, int level, const Extra* extra, std::source_location loc,
+                           fmt::string_view format, std::span<const Field> bound,
+                           Args&... args) noexcept {
+  logger.call_with(level, extra, loc, format, bound, args...);
+}
+
 // Python's LoggerAdapter: a logger with fields bound to every call made
 // through it. Holds its fields by value; thread-safe as the logger is.
 class LoggerAdapter {
@@ -266,13 +284,13 @@ class LoggerAdapter {
   template <class... Args>                                                    \
   void method(FormatString<Args...> f, Args&&... args) noexcept {             \
     if (logger_.is_enabled_for(lvl))                                          \
-      logger_.call_with(lvl, nullptr, f.location, f.str, views_, args...);    \
+      detail::LogCall::with(logger_, lvl, nullptr, f.location, f.str, views_, args...);    \
   }                                                                           \
   template <class... Args>                                                    \
   void method(const Extra& extra, FormatString<Args...> f,                    \
               Args&&... args) noexcept {                                      \
     if (logger_.is_enabled_for(lvl))                                          \
-      logger_.call_with(lvl, &extra, f.location, f.str, views_, args...);     \
+      detail::LogCall::with(logger_, lvl, &extra, f.location, f.str, views_, args...);     \
   }
   OFFHAND_DETAIL_LEVEL_METHOD(debug, level::kDebug)
   OFFHAND_DETAIL_LEVEL_METHOD(info, level::kInfo)
@@ -284,18 +302,18 @@ class LoggerAdapter {
   template <class... Args>
   void log(int lvl, FormatString<Args...> f, Args&&... args) noexcept {
     if (logger_.is_enabled_for(lvl))
-      logger_.call_with(lvl, nullptr, f.location, f.str, views_, args...);
+      detail::LogCall::with(logger_, lvl, nullptr, f.location, f.str, views_, args...);
   }
   template <class... Args>
   void log(int lvl, const Extra& extra, FormatString<Args...> f, Args&&... args) noexcept {
     if (logger_.is_enabled_for(lvl))
-      logger_.call_with(lvl, &extra, f.location, f.str, views_, args...);
+      detail::LogCall::with(logger_, lvl, &extra, f.location, f.str, views_, args...);
   }
   template <class... Args>
   void exception(FormatString<Args...> f, Args&&... args) noexcept {
     if (logger_.is_enabled_for(level::kError)) {
       static const Extra kExcInfo{.exc_info = true};
-      logger_.call_with(level::kError, &kExcInfo, f.location, f.str, views_, args...);
+      detail::LogCall::with(logger_, level::kError, &kExcInfo, f.location, f.str, views_, args...);
     }
   }
   template <class... Args>
@@ -303,7 +321,7 @@ class LoggerAdapter {
     if (logger_.is_enabled_for(level::kError)) {
       Extra with_exc = extra;
       with_exc.exc_info = true;
-      logger_.call_with(level::kError, &with_exc, f.location, f.str, views_, args...);
+      detail::LogCall::with(logger_, level::kError, &with_exc, f.location, f.str, views_, args...);
     }
   }
   bool is_enabled_for(int lvl) const noexcept { return logger_.is_enabled_for(lvl); }
@@ -338,5 +356,12 @@ std::span<const Field> current_context() noexcept;
 void set_thread_name(std::string_view name);
 // Names the process in records (Python's processName; default "MainProcess").
 void set_process_name(std::string_view name);
+
+// Stamps `record` as a log call on this thread stamps its own: thread id
+// and name, process id and name, and the thread's context fields (views of
+// this thread's ContextScopes: hand the record on before they end). The
+// time is left alone. For records made outside a log call, such as those of
+// a bridge from another logging library.
+void stamp_record(LogRecord& record) noexcept;
 
 }  // namespace offhand

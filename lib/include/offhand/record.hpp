@@ -20,18 +20,27 @@ using Clock = std::chrono::system_clock;
 
 // A structured value: string, integer, float or bool. The string form is a
 // view; it is valid as long as the record that carries it.
+//
+// An integer is held as std::int64_t whenever it fits, whatever its C++
+// type; only an unsigned value above INT64_MAX is held as std::uint64_t, so
+// that it keeps its value (Python's ints have no such limit) and code that
+// reads small integers sees one alternative.
 class FieldValue {
  public:
-  using Storage = std::variant<std::string_view, std::int64_t, double, bool>;
+  using Storage = std::variant<std::string_view, std::int64_t, double, bool, std::uint64_t>;
 
   FieldValue(std::string_view s) : v_(s) {}
   FieldValue(const char* s) : v_(std::string_view(s)) {}
   FieldValue(const std::string& s) : v_(std::string_view(s)) {}
   FieldValue(bool b) : v_(b) {}
   template <class T>
-    requires(std::is_integral_v<T> && !std::is_same_v<T, bool> &&
-             !std::is_same_v<T, char>)
+    requires(std::is_integral_v<T> && std::is_signed_v<T> && !std::is_same_v<T, char>)
   FieldValue(T i) : v_(static_cast<std::int64_t>(i)) {}
+  // An unsigned integer: std::int64_t when it fits, std::uint64_t above.
+  template <class T>
+    requires(std::is_integral_v<T> && std::is_unsigned_v<T> && !std::is_same_v<T, bool> &&
+             !std::is_same_v<T, char>)
+  FieldValue(T u) : v_(as_storage(static_cast<std::uint64_t>(u))) {}
   template <class T>
     requires std::is_floating_point_v<T>
   FieldValue(T d) : v_(static_cast<double>(d)) {}
@@ -40,6 +49,10 @@ class FieldValue {
   bool is_string() const { return v_.index() == 0; }
 
  private:
+  static Storage as_storage(std::uint64_t u) {
+    if (u <= static_cast<std::uint64_t>(INT64_MAX)) return static_cast<std::int64_t>(u);
+    return u;
+  }
   Storage v_;
 };
 
@@ -54,7 +67,7 @@ struct Field {
 struct OwnedField {
   OwnedField(std::string_view k, const FieldValue& v);
   std::string key;
-  std::variant<std::string, std::int64_t, double, bool> value;
+  std::variant<std::string, std::int64_t, double, bool, std::uint64_t> value;
   Field view() const;
 };
 

@@ -7,8 +7,8 @@
 
 namespace offhand::detail {
 
-// Sets the record's time, thread, thread name, process, process name and
-// context fields as a log call made now on this thread would.
+// Sets the record's time to now and stamps it (stamp_record()) as a log
+// call made now on this thread would.
 void fill_caller(LogRecord& record) noexcept;
 
 }  // namespace offhand::detail

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <variant>
 
 #include <gmock/gmock.h>
@@ -40,7 +41,7 @@ namespace src = boost::log::sources;
 using ::testing::ElementsAre;
 using offhand::testing::CapturingHandler;
 
-using FieldVariant = std::variant<std::string, std::int64_t, double, bool>;
+using FieldVariant = std::variant<std::string, std::int64_t, double, bool, std::uint64_t>;
 
 std::optional<FieldVariant> field(const LogRecord& r, std::string_view key) {
   for (const Field& f : r.fields) {
@@ -194,7 +195,7 @@ TEST_F(BoostLogBridgeTest, OtherAttributesBecomeFields) {
   EXPECT_EQ(field(r, "user"), FieldVariant(std::string("ann")));
   EXPECT_EQ(field(r, "ratio"), FieldVariant(0.25));
   EXPECT_EQ(field(r, "ok"), FieldVariant(true));
-  EXPECT_EQ(field(r, "big"), FieldVariant(std::string("18446744073709551615")));
+  EXPECT_EQ(field(r, "big"), FieldVariant(std::uint64_t{18446744073709551615u}));
   ASSERT_TRUE(field(r, "LineID").has_value());
   EXPECT_TRUE(std::holds_alternative<std::int64_t>(*field(r, "LineID")));
   for (const char* absent : {"opaque", "Message", "Severity", "Channel", "TimeStamp", "ThreadID",
@@ -206,6 +207,48 @@ TEST_F(BoostLogBridgeTest, OtherAttributesBecomeFields) {
   EXPECT_LE(r.time, after);
   EXPECT_EQ(r.process, ::getpid());
   EXPECT_EQ(r.thread_name, "MainThread");
+}
+
+// A bridged record is stamped by the same helper as a log call: on a named
+// thread inside a context scope, with a process name set, the Boost.Log
+// record and an offhand record made next to it carry the same thread,
+// process and context.
+TEST_F(BoostLogBridgeTest, BridgedRecordsCarryTheThreadsNameContextAndTheProcessName) {
+  auto capture = std::make_shared<CapturingHandler>();
+  manager_.root().add_handler(capture);
+  bridge();
+  set_process_name("ingest");
+  std::thread worker([&] {
+    set_thread_name("bridge-worker");
+    ContextScope request({{"request", "r-7"}, {"attempt", 2}});
+    BOOST_LOG_TRIVIAL(warning) << "from boost";
+    manager_.get_logger("direct").warning("from offhand");
+  });
+  worker.join();
+  set_process_name("MainProcess");
+
+  const auto records = capture->records();
+  ASSERT_EQ(records.size(), 2u);
+  const LogRecord& bridged = records[0].view();
+  const LogRecord& direct = records[1].view();
+  EXPECT_EQ(bridged.message(), "from boost");
+  EXPECT_EQ(bridged.thread_name, "bridge-worker");
+  EXPECT_EQ(bridged.process_name, "ingest");
+  EXPECT_EQ(bridged.process, ::getpid());
+  ASSERT_EQ(bridged.context.size(), 2u);
+  EXPECT_EQ(bridged.context[0].key, "request");
+  EXPECT_EQ(std::get<std::string_view>(bridged.context[0].value.storage()), "r-7");
+  EXPECT_EQ(bridged.context[1].key, "attempt");
+  EXPECT_EQ(std::get<std::int64_t>(bridged.context[1].value.storage()), 2);
+  EXPECT_NE(bridged.thread, static_cast<std::uint64_t>(::getpid()));  // not the main thread
+  // The same stamp as the log call's.
+  EXPECT_EQ(bridged.thread, direct.thread);
+  EXPECT_EQ(bridged.thread_name, direct.thread_name);
+  EXPECT_EQ(bridged.process, direct.process);
+  EXPECT_EQ(bridged.process_name, direct.process_name);
+  ASSERT_EQ(direct.context.size(), 2u);
+  EXPECT_EQ(direct.context[0].key, "request");
+  EXPECT_EQ(direct.context[1].key, "attempt");
 }
 
 TEST_F(BoostLogBridgeTest, NoTimeStampMeansNow) {

@@ -107,8 +107,8 @@ TEST_F(BoostProxyTest, ASlowBackendNeverMakesTheCallerWait) {
   const auto messages = sink->locked_backend()->messages();
   ASSERT_EQ(messages.size(), static_cast<std::size_t>(kRecords));
   for (int i = 0; i < kRecords; ++i) EXPECT_EQ(messages[i], fmt::format("record {}", i));
-  // The flush reached the Boost.Log sink.
-  EXPECT_GE(sink->locked_backend()->flushes(), 1);
+  // The one flush reached the Boost.Log sink, once.
+  EXPECT_EQ(sink->locked_backend()->flushes(), 1);
 }
 
 TEST_F(BoostProxyTest, TimeStampIsTheCallersEvenWhenEmittedLater) {

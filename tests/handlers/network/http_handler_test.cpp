@@ -307,8 +307,8 @@ TEST(HttpHandlerTest, BehindAProxyCallersNeverWaitForAHangingServer) {
   server.control("hang 1");
   HttpHandler::Options o = options_for(server);
   o.timeout = 1s;
-  o.initial_backoff = 10ms;
-  o.max_backoff = 10ms;
+  o.retry.initial_backoff = 10ms;
+  o.retry.max_backoff = 10ms;
   auto http = std::make_shared<HttpHandler>(o);
   auto proxy = std::make_shared<proxy::ProxyHandler>(http);
   Manager m(level::kDebug);
@@ -334,7 +334,7 @@ TEST(HttpHandlerTest, TlsVerifiesTheServerAgainstTheGivenCa) {
   {
     HttpHandler::Options o;
     o.url = url;
-    o.ca_file = dir.file("ca.pem");
+    o.tls.ca_file = dir.file("ca.pem");
     HttpHandler h(o);
     Records r;
     r.add("record 0");
@@ -356,7 +356,7 @@ TEST(HttpHandlerTest, TlsVerifiesTheServerAgainstTheGivenCa) {
   {
     HttpHandler::Options o;
     o.url = url;
-    o.verify_peer = false;  // an explicit choice
+    o.tls.verify_peer = false;  // an explicit choice
     HttpHandler h(o);
     Records r;
     r.add("record 2");

@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include <limits>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -51,7 +52,8 @@ TEST(JournalHandlerTest, EntryHasTheStandardFieldsThenTheRecordsFields) {
   r.thread = 1234;
   r.thread_name = "pool-1";
   r.set_message("connection lost");
-  const std::vector<Field> fields = {{"host", "db\n1"}, {"retries", 3}, {"bad key", true}, {"ratio", 0.5}};
+  const std::vector<Field> fields = {{"host", "db\n1"}, {"retries", 3}, {"bad key", true}, {"ratio", 0.5},
+                                     {"big", std::numeric_limits<std::uint64_t>::max()}};
   const std::vector<Field> context = {{"request", "r-9"}};
   r.fields = fields;
   r.context = context;
@@ -59,7 +61,8 @@ TEST(JournalHandlerTest, EntryHasTheStandardFieldsThenTheRecordsFields) {
               ElementsAre("MESSAGE=ERROR connection lost", "PRIORITY=3", "SYSLOG_IDENTIFIER=billing",
                           "CODE_FILE=src/db.cpp", "CODE_LINE=42", "CODE_FUNC=connect",
                           "THREAD_NAME=pool-1", "TID=1234", "LOGGER=app.db", "HOST=db\n1",
-                          "RETRIES=3", "BAD_KEY=true", "RATIO=0.5", "REQUEST=r-9"));
+                          "RETRIES=3", "BAD_KEY=true", "RATIO=0.5", "BIG=18446744073709551615",
+                          "REQUEST=r-9"));
   for (const auto& [level, priority] : std::vector<std::pair<int, std::string>>{
            {level::kCritical, "2"}, {level::kWarning, "4"}, {level::kInfo, "6"}, {25, "6"}, {level::kDebug, "7"}}) {
     r.levelno = level;

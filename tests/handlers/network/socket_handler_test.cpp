@@ -438,8 +438,8 @@ TEST(SocketConfigTest, OffhandClassesTakeTheirOptionsAndErrorsNameTheKey) {
   auto h = std::dynamic_pointer_cast<SocketHandler>(m.root().handlers().at(0));
   ASSERT_NE(h, nullptr);
   EXPECT_EQ(h->options().buffer_bytes, 65536u);
-  EXPECT_EQ(h->options().initial_backoff, 500ms);
-  EXPECT_EQ(h->options().max_backoff, 10s);
+  EXPECT_EQ(h->options().retry.initial_backoff, 500ms);
+  EXPECT_EQ(h->options().retry.max_backoff, 10s);
   m.root().set_level(level::kCritical);  // nothing is sent to port 9
 
   const auto rejects = [&](const std::string& handler, const std::string& what) {

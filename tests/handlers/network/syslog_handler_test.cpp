@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <limits>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -258,7 +259,7 @@ TEST_F(RsyslogTest, Rfc5424HeaderAndEscapedStructuredDataOverUdp) {
   SysLogHandler h(o);
   Record rec("non-ASCII: żółw ✓", level::kWarning,
              {{"quote", "a\"b"}, {"backslash", "c\\d"}, {"bracket", "e]f"}, {"n", 42},
-              {"pi", 3.25}, {"ok", true}});
+              {"pi", 3.25}, {"ok", true}, {"big", std::numeric_limits<std::uint64_t>::max()}});
   h.handle(rec.r);
   Record plain("no fields", level::kError);
   h.handle(plain.r);
@@ -270,7 +271,7 @@ TEST_F(RsyslogTest, Rfc5424HeaderAndEscapedStructuredDataOverUdp) {
   EXPECT_EQ(got[0].hostname, "web-1.example");
   EXPECT_EQ(got[0].procid, "4711");
   EXPECT_EQ(got[0].msgid, "INVOICE");
-  EXPECT_EQ(got[0].sd, R"([fields@32473 quote="a\"b" backslash="c\\d" bracket="e\]f" n="42" pi="3.25" ok="true"])");
+  EXPECT_EQ(got[0].sd, R"([fields@32473 quote="a\"b" backslash="c\\d" bracket="e\]f" n="42" pi="3.25" ok="true" big="18446744073709551615"])");
   EXPECT_EQ(got[0].msg, "non-ASCII: żółw ✓");
   EXPECT_EQ(got[1].severity, 3);
   EXPECT_EQ(got[1].sd, "-");

@@ -22,6 +22,7 @@ using ::testing::StartsWith;
 using offhand::testing::CapturingHandler;
 using offhand::testing::ReceivedMail;
 using offhand::testing::SmtpTestServer;
+using offhand::testing::StepClock;
 using offhand::testing::TestRecord;
 using namespace std::chrono_literals;
 
@@ -56,21 +57,6 @@ AlertDigest::Options digest_options(std::chrono::milliseconds window, bool timer
   o.timer = timer;
   return o;
 }
-
-// A steady clock the test steps (with it, the digest runs without its timer
-// and acts on the time at each record and flush).
-class StepClock {
- public:
-  void advance(std::chrono::milliseconds d) { *now_ += d; }
-  void use_in(AlertDigest::Options& o) const {
-    o.timer = false;
-    o.clock = [now = now_] { return *now; };
-  }
-
- private:
-  std::shared_ptr<std::chrono::steady_clock::time_point> now_ =
-      std::make_shared<std::chrono::steady_clock::time_point>();
-};
 
 // Waits (bounded) until `pred` holds.
 template <class Pred>
@@ -159,8 +145,8 @@ TEST(AlertDigestMailTest, TheTimerDrivesTheTargetsRetriesWithoutFurtherRecords) 
   offhand::test::ErrorCapture errors;
   SmtpTestServer server;
   SmtpHandler::Options o = server.handler_options();
-  o.initial_backoff = 20ms;
-  o.max_backoff = 20ms;
+  o.retry.initial_backoff = 20ms;
+  o.retry.max_backoff = 20ms;
   auto smtp = std::make_shared<SmtpHandler>(o);
   auto options = digest_options(10s, true);
   options.target_flush_interval = 50ms;

@@ -21,6 +21,7 @@ using offhand::testing::decode_rfc2047;
 using offhand::test::ErrorCapture;
 using offhand::testing::ReceivedMail;
 using offhand::testing::SmtpTestServer;
+using offhand::testing::StepClock;
 using offhand::testing::TestRecord;
 using namespace std::chrono_literals;
 
@@ -28,22 +29,9 @@ SmtpHandler::Options options_for(const SmtpTestServer& server) {
   SmtpHandler::Options o = server.handler_options();
   o.connect_timeout = 5s;
   o.timeout = 10s;
-  o.initial_backoff = 20ms;
-  o.max_backoff = 100ms;
+  o.retry.initial_backoff = 20ms;
+  o.retry.max_backoff = 100ms;
   return o;
-}
-
-// Retries flush() until `done` or 10 s pass (the back-off lets a retry
-// through only once it has expired).
-template <class Pred>
-bool flush_until(Handler& h, Pred done) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(10ms);
-    h.flush();
-  }
-  return true;
 }
 
 // "Tue, 05 Mar 2024 14:03:07 +0100"
@@ -251,7 +239,7 @@ TEST(SmtpHandlerConfigTest, RejectsUnsafeAddressesAndOptions) {
   o.subject = "{levelname";
   EXPECT_THROW(SmtpHandler{o}, ConfigError);
   o = base();
-  o.ca_file = "/nonexistent/ca.pem";
+  o.tls.ca_file = "/nonexistent/ca.pem";
   EXPECT_THROW(SmtpHandler{o}, ConfigError);
   o = base();
   o.max_pending = 0;
@@ -260,19 +248,27 @@ TEST(SmtpHandlerConfigTest, RejectsUnsafeAddressesAndOptions) {
 
 TEST_F(SmtpHandlerTest, ReportsARefusalThroughHandleErrorAndRetries) {
   ErrorCapture errors;
-  auto h = std::make_shared<SmtpHandler>(options_for(server_));
+  StepClock clock;
+  auto h = std::make_shared<SmtpHandler>(options_for(server_), clock.fn());
   server_.control("refuse 550 5.7.1 relaying denied");
   TestRecord r("app", level::kCritical, "refused once");
   h->handle(r.record);
   EXPECT_EQ(h->error_count(), 1u);
   EXPECT_THAT(errors.all(), HasSubstr("--- Logging error ---"));
   EXPECT_THAT(errors.all(), HasSubstr("550"));
-  EXPECT_THAT(errors.all(), HasSubstr("1 mail pending"));
+  EXPECT_THAT(errors.all(), HasSubstr("1 mail pending, next try in 20 ms"));
   EXPECT_EQ(h->stats().pending, 1u);
   EXPECT_EQ(server_.count(), 0u);
 
   server_.control("accept");
-  ASSERT_TRUE(flush_until(*h, [&] { return h->stats().mails_sent == 1; }));
+  clock.advance(19ms);
+  h->flush();  // within the back-off: no try
+  EXPECT_EQ(h->stats().failed_attempts, 1u);
+  EXPECT_EQ(h->stats().mails_sent, 0u);
+  clock.advance(1ms);
+  h->flush();
+  EXPECT_EQ(h->stats().mails_sent, 1u);
+  EXPECT_EQ(h->error_count(), 1u);
   const auto mails = server_.wait_for(1);
   ASSERT_EQ(mails.size(), 1u);
   EXPECT_EQ(mails[0].header("Subject"), "CRITICAL in app: refused once");
@@ -281,31 +277,39 @@ TEST_F(SmtpHandlerTest, ReportsARefusalThroughHandleErrorAndRetries) {
 
 TEST_F(SmtpHandlerTest, ReportsATemporaryRefusal) {
   ErrorCapture errors;
-  auto h = std::make_shared<SmtpHandler>(options_for(server_));
+  StepClock clock;
+  auto h = std::make_shared<SmtpHandler>(options_for(server_), clock.fn());
   server_.control("refuse 451 4.3.0 try again later");
   TestRecord r("app", level::kCritical, "greylisted");
   h->handle(r.record);
   EXPECT_EQ(h->error_count(), 1u);
   EXPECT_THAT(errors.all(), HasSubstr("451"));
   server_.control("accept");
-  ASSERT_TRUE(flush_until(*h, [&] { return h->stats().mails_sent == 1; }));
+  clock.advance(20ms);
+  h->flush();
+  EXPECT_EQ(h->stats().mails_sent, 1u);
   EXPECT_EQ(server_.wait_for(1).size(), 1u);
 }
 
 TEST_F(SmtpHandlerTest, DeliversAfterTheServerComesBack) {
   ErrorCapture errors;
-  auto h = std::make_shared<SmtpHandler>(options_for(server_));
+  StepClock clock;
+  auto h = std::make_shared<SmtpHandler>(options_for(server_), clock.fn());
   server_.control("away");
   TestRecord r1("app", level::kCritical, "while away 1");
   h->handle(r1.record);
   TestRecord r2("app", level::kCritical, "while away 2");
   h->handle(r2.record);
-  EXPECT_GE(h->error_count(), 1u);
+  // The second record waits behind the first one's back-off: one try.
+  EXPECT_EQ(h->error_count(), 1u);
+  EXPECT_EQ(h->stats().failed_attempts, 1u);
   EXPECT_THAT(errors.all(), HasSubstr("Couldn't connect to server"));
   EXPECT_EQ(h->stats().pending, 2u);
 
   server_.control("back");
-  ASSERT_TRUE(flush_until(*h, [&] { return h->stats().mails_sent == 2; }));
+  clock.advance(20ms);
+  h->flush();  // one pass sends both, oldest first
+  EXPECT_EQ(h->stats().mails_sent, 2u);
   const auto mails = server_.wait_for(2);
   ASSERT_EQ(mails.size(), 2u);
   EXPECT_EQ(mails[0].header("Subject"), "CRITICAL in app: while away 1");
@@ -318,13 +322,23 @@ TEST_F(SmtpHandlerTest, GivesUpAfterMaxRetriesAndSaysSo) {
   ErrorCapture errors;
   auto o = options_for(server_);
   o.max_retries = 2;
-  o.initial_backoff = 1ms;
-  o.max_backoff = 1ms;
-  auto h = std::make_shared<SmtpHandler>(o);
+  o.retry.initial_backoff = 10ms;
+  o.retry.max_backoff = 15ms;
+  StepClock clock;
+  auto h = std::make_shared<SmtpHandler>(o, clock.fn());
   server_.control("away");
   TestRecord r("app", level::kCritical, "lost cause");
   h->handle(r.record);
-  ASSERT_TRUE(flush_until(*h, [&] { return h->stats().mails_dropped == 1; }));
+  EXPECT_EQ(h->stats().failed_attempts, 1u);
+  clock.advance(10ms);  // the first back-off
+  h->flush();
+  EXPECT_EQ(h->stats().failed_attempts, 2u);
+  EXPECT_EQ(h->stats().mails_dropped, 0u);
+  clock.advance(14ms);  // doubled to 20 ms, capped at 15 ms: not yet
+  h->flush();
+  EXPECT_EQ(h->stats().failed_attempts, 2u);
+  clock.advance(1ms);
+  h->flush();
   const auto s = h->stats();
   EXPECT_EQ(s.failed_attempts, 3u);  // the first try and two retries
   EXPECT_EQ(s.records_dropped, 1u);
@@ -337,8 +351,8 @@ TEST_F(SmtpHandlerTest, HoldsABoundedBufferDroppingTheOldest) {
   ErrorCapture errors;
   auto o = options_for(server_);
   o.max_pending = 2;
-  o.initial_backoff = 60s;  // no retry before close()
-  o.max_backoff = 60s;
+  o.retry.initial_backoff = 60s;  // no retry before close()
+  o.retry.max_backoff = 60s;
   auto h = std::make_shared<SmtpHandler>(o);
   server_.control("away");
   for (int i = 1; i <= 4; ++i) {
@@ -362,8 +376,8 @@ TEST_F(SmtpHandlerTest, HoldsABoundedBufferDroppingTheOldest) {
 TEST_F(SmtpHandlerTest, CloseReportsWhatItGivesUp) {
   ErrorCapture errors;
   auto o = options_for(server_);
-  o.initial_backoff = 60s;
-  o.max_backoff = 60s;
+  o.retry.initial_backoff = 60s;
+  o.retry.max_backoff = 60s;
   auto h = std::make_shared<SmtpHandler>(o);
   server_.control("away");
   for (int i = 1; i <= 3; ++i) {
@@ -383,7 +397,8 @@ TEST_F(SmtpHandlerTest, ASlowServerTimesOutAndIsReported) {
   auto o = options_for(server_);
   o.connect_timeout = 300ms;
   o.timeout = 500ms;
-  auto h = std::make_shared<SmtpHandler>(o);
+  StepClock clock;
+  auto h = std::make_shared<SmtpHandler>(o, clock.fn());
   server_.control("delay 2");
   TestRecord r("app", level::kCritical, "slow");
   h->handle(r.record);
@@ -391,7 +406,9 @@ TEST_F(SmtpHandlerTest, ASlowServerTimesOutAndIsReported) {
   EXPECT_THAT(errors.all(), HasSubstr("Timeout"));
   EXPECT_EQ(h->stats().pending, 1u);
   server_.control("delay 0");
-  ASSERT_TRUE(flush_until(*h, [&] { return h->stats().mails_sent == 1; }));
+  clock.advance(20ms);
+  h->flush();
+  EXPECT_EQ(h->stats().mails_sent, 1u);
   EXPECT_EQ(server_.wait_for(1).size(), 1u);
 }
 
@@ -418,7 +435,7 @@ class SmtpTlsTest : public ::testing::Test {
 TEST_F(SmtpTlsTest, StartTlsVerifiedAgainstTheCaFileWithAuth) {
   auto o = options_for(*server_);
   o.security = SmtpHandler::Security::kStartTls;
-  o.ca_file = cert_.string();
+  o.tls.ca_file = cert_.string();
   o.username = "alice";
   o.password = "s3cret";
   auto h = std::make_shared<SmtpHandler>(o);
@@ -435,7 +452,7 @@ TEST_F(SmtpTlsTest, SmtpsVerifiedAgainstTheCaFile) {
   auto o = options_for(*server_);
   o.port = server_->smtps_port();
   o.security = SmtpHandler::Security::kSmtps;
-  o.ca_file = cert_.string();
+  o.tls.ca_file = cert_.string();
   auto h = std::make_shared<SmtpHandler>(o);
   TestRecord r("app", level::kCritical, "implicit TLS");
   h->handle(r.record);
@@ -447,7 +464,7 @@ TEST_F(SmtpTlsTest, AnUntrustedCertificateFailsAndIsReported) {
   ErrorCapture errors;
   auto o = options_for(*server_);
   o.security = SmtpHandler::Security::kStartTls;
-  o.ca_file = other_cert_.string();  // not the server's
+  o.tls.ca_file = other_cert_.string();  // not the server's
   o.max_retries = 0;
   auto h = std::make_shared<SmtpHandler>(o);
   TestRecord r("app", level::kCritical, "must not leak");
@@ -461,7 +478,7 @@ TEST_F(SmtpTlsTest, AnUntrustedCertificateFailsAndIsReported) {
 TEST_F(SmtpTlsTest, VerificationOffIsExplicit) {
   auto o = options_for(*server_);
   o.security = SmtpHandler::Security::kStartTls;
-  o.verify_peer = false;
+  o.tls.verify_peer = false;
   auto h = std::make_shared<SmtpHandler>(o);
   TestRecord r("app", level::kCritical, "unverified");
   h->handle(r.record);
@@ -475,7 +492,7 @@ TEST_F(SmtpTlsTest, StartTlsIsRequiredWhenAsked) {
   SmtpTestServer plain;
   auto o = options_for(plain);
   o.security = SmtpHandler::Security::kStartTls;
-  o.ca_file = cert_.string();
+  o.tls.ca_file = cert_.string();
   auto h = std::make_shared<SmtpHandler>(o);
   TestRecord r("app", level::kCritical, "not in clear");
   h->handle(r.record);

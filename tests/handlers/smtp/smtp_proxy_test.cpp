@@ -36,8 +36,8 @@ TEST(SmtpProxyTest, CallersNeverWaitWhileTheServerStalls) {
   SmtpHandler::Options o = server.handler_options();
   o.connect_timeout = 3s;  // the consumer is stuck this long in the first send
   o.timeout = 6s;
-  o.initial_backoff = 60s;  // then only queues, until close()
-  o.max_backoff = 60s;
+  o.retry.initial_backoff = 60s;  // then only queues, until close()
+  o.retry.max_backoff = 60s;
   o.max_pending = 100;
   auto smtp = std::make_shared<SmtpHandler>(o);
   auto proxy = std::make_shared<ProxyHandler>(smtp);

@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -25,6 +27,7 @@
 #include <gtest/gtest.h>
 
 #include <offhand/error.hpp>
+#include <offhand/handlers/alert_digest.hpp>
 #include <offhand/handlers/smtp_handler.hpp>
 #include <offhand/level.hpp>
 #include <offhand/record.hpp>
@@ -38,6 +41,25 @@
 #endif
 
 namespace offhand::testing {
+
+// A steady clock the test steps: an SmtpHandler's back-off (fn()) and an
+// AlertDigest (use_in(): the digest then runs without its timer and acts on
+// the time at each record and flush) move only when the test says.
+class StepClock {
+ public:
+  void advance(std::chrono::milliseconds d) const { *now_ += d; }
+  std::function<std::chrono::steady_clock::time_point()> fn() const {
+    return [now = now_] { return *now; };
+  }
+  void use_in(handlers::AlertDigest::Options& o) const {
+    o.timer = false;
+    o.clock = fn();
+  }
+
+ private:
+  std::shared_ptr<std::chrono::steady_clock::time_point> now_ =
+      std::make_shared<std::chrono::steady_clock::time_point>();
+};
 
 // One message as the server stored it.
 struct ReceivedMail {

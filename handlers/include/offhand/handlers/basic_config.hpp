@@ -12,6 +12,7 @@
 #include <offhand/handler.hpp>
 #include <offhand/logger.hpp>
 #include <offhand/manager.hpp>
+#include <offhand/handlers/stream_handler.hpp>
 
 namespace offhand {
 
@@ -24,6 +25,9 @@ struct BasicConfig {
   std::string filename{};               // a FileHandler on this file...
   bool truncate = false;                // ...opened with mode 'w'
   std::ostream* stream = nullptr;       // or a StreamHandler on this stream (default stderr)
+  // The StreamHandler's colour (see StreamHandler): by default the level
+  // name is coloured when the stream is a terminal.
+  handlers::StreamHandler::Color color = handlers::StreamHandler::Color::kAuto;
   std::vector<HandlerPtr> handlers{};   // or these handlers
   std::optional<std::string> format{};  // default kBasicFormat
   std::optional<std::string> datefmt{};
@@ -54,13 +58,13 @@ void basic_config_if_unconfigured() noexcept;
   void function(FormatString<Args...> f, Args&&... args) noexcept {                   \
     detail::basic_config_if_unconfigured();                                           \
     Logger& root = root_logger();                                                     \
-    if (root.is_enabled_for(lvl)) root.call_with(lvl, nullptr, f.location, f.str, {}, args...); \
+    if (root.is_enabled_for(lvl)) detail::LogCall::with(root, lvl, nullptr, f.location, f.str, {}, args...); \
   }                                                                                   \
   template <class... Args>                                                            \
   void function(const Extra& extra, FormatString<Args...> f, Args&&... args) noexcept { \
     detail::basic_config_if_unconfigured();                                           \
     Logger& root = root_logger();                                                     \
-    if (root.is_enabled_for(lvl)) root.call_with(lvl, &extra, f.location, f.str, {}, args...); \
+    if (root.is_enabled_for(lvl)) detail::LogCall::with(root, lvl, &extra, f.location, f.str, {}, args...); \
   }
 OFFHAND_DETAIL_MODULE_FUNCTION(debug, level::kDebug)
 OFFHAND_DETAIL_MODULE_FUNCTION(info, level::kInfo)
@@ -73,7 +77,7 @@ template <class... Args>
 void log(int lvl, FormatString<Args...> f, Args&&... args) noexcept {
   detail::basic_config_if_unconfigured();
   Logger& root = root_logger();
-  if (root.is_enabled_for(lvl)) root.call_with(lvl, nullptr, f.location, f.str, {}, args...);
+  if (root.is_enabled_for(lvl)) detail::LogCall::with(root, lvl, nullptr, f.location, f.str, {}, args...);
 }
 // ERROR with the exception being handled (inside a catch block).
 template <class... Args>
@@ -82,7 +86,7 @@ void exception(FormatString<Args...> f, Args&&... args) noexcept {
   Logger& root = root_logger();
   if (root.is_enabled_for(level::kError)) {
     static const Extra kExcInfo{.exc_info = true};
-    root.call_with(level::kError, &kExcInfo, f.location, f.str, {}, args...);
+    detail::LogCall::with(root, level::kError, &kExcInfo, f.location, f.str, {}, args...);
   }
 }
 

@@ -44,10 +44,13 @@ namespace offhand::handlers {
 //                            bool, a trivial severity (its name), a ptime
 //                            (ISO 8601 text) or a thread or process id (text);
 //                            other types are left out
-//   ThreadID, ProcessID    → not fields: the record's thread and process are
-//                            those of the thread that runs the bridge (the
-//                            logging thread: the frontend made by
-//                            make_boost_log_bridge is synchronous)
+//   ThreadID, ProcessID    → not fields: the record is stamped as an
+//                            offhand log call on the thread that runs the
+//                            bridge would be (stamp_record(): thread id and
+//                            name, process id and name, the thread's
+//                            ContextScope fields); that is the logging
+//                            thread, as the frontend made by
+//                            make_boost_log_bridge is synchronous
 //
 // Loops: records made by a BoostSinkHandler carry OffhandOrigin and are
 // dropped here (the frontend's filter rejects them too), and so are records

@@ -75,7 +75,8 @@ class FileHandlerBase : public Handler {
   FileHandlerBase(std::string path, FileOptions options);
   ~FileHandlerBase() override;
 
-  // Per batch, before its records are formatted (under the lock). May throw.
+  // Per batch, before its records are formatted, and again after a large
+  // batch was written in part (under the lock). May throw.
   virtual void begin_batch() {}
   // Per record, after it is formatted: whether the file must roll over
   // before it. `pending` is what is buffered before the record and not yet

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <offhand/handler.hpp>
+#include <offhand/handlers/network_options.hpp>
 
 namespace offhand::handlers {
 
@@ -85,13 +86,11 @@ class HttpHandler final : public Handler {
     std::size_t max_record_bytes = 256 * 1024;
     // Records held while they cannot be delivered.
     std::size_t max_pending_bytes = 8 * 1024 * 1024;
-    bool verify_peer = true;
-    std::string ca_file;  // PEM CA bundle; empty: the system's
+    TlsOptions tls{};  // certificate checks for https://
     std::chrono::milliseconds connect_timeout{5'000};
     std::chrono::milliseconds timeout{15'000};  // one whole request
     int max_retries = -1;                       // tries after the first; -1: no limit
-    std::chrono::milliseconds initial_backoff{1'000};
-    std::chrono::milliseconds max_backoff{30'000};
+    RetryOptions retry{};
     std::chrono::milliseconds max_retry_after{300'000};
     // The clock of the back-off and Retry-After; empty: steady_clock::now.
     std::function<std::chrono::steady_clock::time_point()> clock;

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <span>
 #include <stdexcept>
@@ -15,6 +16,7 @@
 
 #include <offhand/formatter.hpp>
 #include <offhand/handler.hpp>
+#include <offhand/handlers/network_options.hpp>
 
 namespace offhand::handlers {
 
@@ -71,18 +73,14 @@ class SmtpHandler final : public Handler {
     std::string subject = "{levelname} in {name}: {message}";
     std::size_t max_subject_chars = 200;
     Security security = Security::kNone;
-    // Certificate and host name verification for kStartTls/kSmtps. On by
-    // default; turning it off is an explicit choice.
-    bool verify_peer = true;
-    std::string ca_file;                // PEM CA bundle; empty: the system's
+    TlsOptions tls{};                   // certificate checks for kStartTls/kSmtps
     std::string username;               // AUTH when not empty
     std::string password;
     std::string local_name;             // EHLO name; empty: libcurl's default
     std::chrono::milliseconds connect_timeout{10'000};  // connect + greeting + TLS
     std::chrono::milliseconds timeout{30'000};          // one whole mail
     int max_retries = 5;                // attempts after the first, per mail
-    std::chrono::milliseconds initial_backoff{1'000};
-    std::chrono::milliseconds max_backoff{60'000};
+    RetryOptions retry{.max_backoff = std::chrono::milliseconds{60'000}};
     std::size_t max_pending = 100;      // mails held for retry
   };
 
@@ -101,6 +99,12 @@ class SmtpHandler final : public Handler {
   // character, white space, '<', '>', ',' or no '@'), a bad subject pattern,
   // or back-off limits that make no sense. Connects to nothing.
   explicit SmtpHandler(Options options);
+  // The time the back-off is measured in: std::chrono::steady_clock::now
+  // by default. A program (or a test) that steps a clock of its own passes
+  // it here; a pending mail is retried by flush() or the next record once
+  // that clock has passed its back-off. Called under the handler's mutex.
+  using SteadyClock = std::function<std::chrono::steady_clock::time_point()>;
+  SmtpHandler(Options options, SteadyClock clock);
   ~SmtpHandler() override;
 
   Stats stats() const noexcept;
@@ -145,6 +149,9 @@ class SmtpHandler final : public Handler {
   std::string send(const Mail& mail);
   void drop_front(const char* why);
   [[noreturn]] void raise(std::string what);
+  std::chrono::steady_clock::time_point now() const {
+    return clock_ ? clock_() : std::chrono::steady_clock::now();
+  }
 
   const Options options_;
   const Formatter subject_;
@@ -152,6 +159,7 @@ class SmtpHandler final : public Handler {
   std::string header_from_, header_to_;  // validated, ready-made header fields
   std::string message_id_domain_;
   std::unique_ptr<Curl> curl_;           // guarded by the handler's mutex
+  const SteadyClock clock_;              // empty: steady_clock::now
 
   std::deque<Mail> pending_;             // guarded by the handler's mutex
   int consecutive_failures_ = 0;         // guarded by the handler's mutex

@@ -14,6 +14,7 @@
 #include <string>
 
 #include <offhand/handler.hpp>
+#include <offhand/handlers/network_options.hpp>
 
 namespace offhand::handlers {
 
@@ -67,8 +68,7 @@ class SocketHandler final : public Handler {
     std::size_t max_record_bytes = 256 * 1024;
     // A connect that has not finished after this long failed.
     std::chrono::milliseconds connect_timeout{5'000};
-    std::chrono::milliseconds initial_backoff{1'000};  // Python's retryStart
-    std::chrono::milliseconds max_backoff{30'000};     // Python's retryMax
+    RetryOptions retry{};  // Python's retryStart and retryMax
     // flush() waits at most this long for the socket to take the buffer;
     // close() waits close_timeout, then drops what is left.
     std::chrono::milliseconds flush_timeout{1'000};
@@ -147,8 +147,7 @@ class DatagramHandler final : public Handler {
     // The IPv4 limit of a datagram; keep records under the path's MTU (about
     // 1400 bytes) where fragments could be lost.
     std::size_t max_record_bytes = 65'507;
-    std::chrono::milliseconds initial_backoff{1'000};
-    std::chrono::milliseconds max_backoff{30'000};
+    RetryOptions retry{};  // between attempts to open the socket after one failed
     std::function<std::chrono::steady_clock::time_point()> clock;
   };
 
