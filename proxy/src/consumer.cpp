@@ -35,6 +35,9 @@ constexpr auto kFirstNap = std::chrono::microseconds(50);
 constexpr auto kMaxNap = std::chrono::milliseconds(2);
 constexpr auto kLinger = std::chrono::milliseconds(100);
 
+// The longest a batch should hold its slots (see size_next_batch()).
+constexpr std::chrono::duration<double> kBatchBudget = std::chrono::milliseconds(1);
+
 // How many consumer faults (not handler errors: those go to the handler's
 // own handle_error) are reported per window; the rest are only counted.
 constexpr int kFaultReportsPerWindow = 5;
@@ -184,11 +187,15 @@ bool Core::drain_once() {
     return true;
   }
   const std::uint64_t first = head_;
+  // A caller waiting for room gets it after one record's handling: the
+  // batch is then a single record, its slot freed as soon as it is done.
+  const std::size_t limit =
+      space_waiters_.load(std::memory_order_relaxed) > 0 ? 1 : batch_limit_;
   std::size_t n = 1;
-  while (n < max_batch_ &&
-         entry(first + n).seq.load(std::memory_order_acquire) == first + n + 1)
+  while (n < limit && entry(first + n).seq.load(std::memory_order_acquire) == first + n + 1)
     ++n;
 
+  const auto began = SteadyClock::now();
   bool stop = false;
   try {
     process(first, n, stop);
@@ -200,7 +207,23 @@ bool Core::drain_once() {
   }
   release(first, n);
   publish_flush();
+  size_next_batch(n, SteadyClock::now() - began);
   return !stop;
+}
+
+void Core::size_next_batch(std::size_t n, SteadyClock::duration took) noexcept {
+  // Batches are sized by time: a batch holds its slots until its last record
+  // is handled, so one that takes longer than kBatchBudget is cut to what
+  // fits in it (down to one record), and one well within it lets the next
+  // grow (doubling, up to max_batch). A slow target is then handed one
+  // record at a time and a caller waiting for room waits about one record's
+  // handling; a fast one keeps full batches. The first batch is one record.
+  if (took > kBatchBudget) {
+    const auto fit = static_cast<std::size_t>(static_cast<double>(n) * (kBatchBudget / took));
+    batch_limit_ = std::max<std::size_t>(1, fit);
+  } else if (took < kBatchBudget / 2 && n == batch_limit_) {
+    batch_limit_ = std::min(max_batch_, 2 * batch_limit_);
+  }
 }
 
 void Core::publish_flush() noexcept {

@@ -98,7 +98,11 @@ class Core : public std::enable_shared_from_this<Core> {
   // Queue, producer side (caller.cpp).
   Entry& entry(std::uint64_t pos) noexcept { return entries_[pos & mask_]; }
   bool try_reserve(std::uint64_t& pos) noexcept;
-  bool wait_for_room(std::uint64_t& pos, Deadline deadline);
+  // Waits for room and records the wait in longest_wait_ns_; a record's
+  // wait (count_wait) is counted in caller_waits_ once the waiter is seen
+  // by the consumer (space_waiters_).
+  bool wait_for_room(std::uint64_t& pos, Deadline deadline, bool count_wait = false);
+  bool wait_for_room_since(std::uint64_t& pos, Deadline deadline, bool count_wait);
   void commit(std::uint64_t pos, bool urgent = false) noexcept;
   void wake_consumer() noexcept;
   void count_drop(int levelno, std::uint64_t pos) noexcept;
@@ -112,6 +116,7 @@ class Core : public std::enable_shared_from_this<Core> {
   // to be confused with parking, the idle wait in idle()).
   void wait_out_fork() noexcept;
   void process(std::uint64_t first, std::size_t n, bool& stop);
+  void size_next_batch(std::size_t n, SteadyClock::duration took) noexcept;
   void add_drop_summary_if_due(std::uint64_t pos);
   void deliver();
   void release(std::uint64_t first, std::size_t n) noexcept;
@@ -189,6 +194,7 @@ class Core : public std::enable_shared_from_this<Core> {
   // reserved after the stop sentinel), so counters() counts them once.
   std::atomic<std::uint64_t> ticketed_drops_{0};
   std::atomic<std::uint64_t> caller_waits_{0};
+  std::atomic<std::uint64_t> longest_wait_ns_{0};
   std::atomic<std::uint64_t> wakeups_{0};
   std::atomic<std::uint64_t> faults_{0};
   std::atomic<std::uint64_t> high_water_{0};
@@ -210,6 +216,7 @@ class Core : public std::enable_shared_from_this<Core> {
   // Consumer-only scratch, reused from batch to batch so a steady stream
   // does not allocate on this side either.
   std::uint64_t head_ = 0;  // next ticket to handle
+  std::size_t batch_limit_ = 1;  // most entries in the next batch (size_next_batch)
   std::unique_ptr<LogRecord[]> records_;
   std::size_t pending_ = 0;           // records_ in use, not yet delivered
   std::size_t pending_summaries_ = 0;  // of which drop summaries

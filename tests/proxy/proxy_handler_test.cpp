@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <condition_variable>
 #include <mutex>
 #include <source_location>
 #include <string>
@@ -729,6 +730,81 @@ TEST(ProxyHandlerOverflowTest, BlockLosesNothingAndCountsTheWait) {
   EXPECT_EQ(c.caller_waits, 1u);
   EXPECT_EQ(c.emitted, 5u);
 }
+
+// A handler that handles one record per permit the test grants, and counts
+// them: the test decides exactly how many records have been handled.
+class PermitHandler final : public Handler {
+ public:
+  void grant(int n) {
+    {
+      std::scoped_lock lock(mutex_);
+      permits_ += n;
+    }
+    cv_.notify_all();
+  }
+  int handled() const {
+    std::scoped_lock lock(mutex_);
+    return handled_;
+  }
+
+ protected:
+  void emit(const LogRecord&) override {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return permits_ > 0; });
+    --permits_;
+    ++handled_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  int permits_ = 0;
+  int handled_ = 0;
+};
+
+// With a slow target the consumer frees each slot as soon as its record is
+// done, so a caller waiting for room waits for one record's handling, not
+// for a whole batch's: while a caller waits, batches are single records.
+TEST(ProxyHandlerOverflowTest, AWaitingCallerGetsRoomAfterOneRecord) {
+  for (const OverflowPolicy policy : {OverflowPolicy::block(), OverflowPolicy::level_aware(level::kInfo)}) {
+    auto target = std::make_shared<PermitHandler>();
+    ProxyHandler proxy(target, with(8, policy));
+    // "first" is taken at once (the first batch is one record) and blocks in
+    // the handler; seven more fill the queue; two callers must wait.
+    log_to(proxy, level::kInfo, "first");
+    for (int i = 0; i < 7; ++i) log_to(proxy, level::kInfo, fmt::format("q{}", i));
+    std::atomic<int> returned{0};
+    std::vector<std::thread> callers;
+    for (int i = 0; i < 2; ++i)
+      callers.emplace_back([&] {
+        log_to(proxy, level::kInfo, "waiting");
+        ++returned;
+      });
+    const auto give_up = std::chrono::steady_clock::now() + kLong;
+    while (proxy.counters().caller_waits < 2 && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::yield();
+    ASSERT_EQ(proxy.counters().caller_waits, 2u);
+    // Two records handled: "first" frees a slot for one caller; q0, handled
+    // alone because the other still waits, frees one for the other. A batch
+    // of everything queued (q0..q6 and the first waiter's record) would
+    // keep the second caller waiting for seven more records.
+    target->grant(2);
+    const auto guard = std::chrono::steady_clock::now() + 10s;
+    while (returned < 2 && std::chrono::steady_clock::now() < guard) std::this_thread::yield();
+    EXPECT_EQ(returned.load(), 2);
+    EXPECT_EQ(target->handled(), 2);
+    target->grant(1000);
+    for (auto& t : callers) t.join();
+    ASSERT_TRUE(proxy.flush(kLong));
+    const ProxyCounters c = proxy.counters();
+    EXPECT_EQ(c.caller_waits, 2u);
+    EXPECT_GT(c.longest_wait.count(), 0);
+    EXPECT_EQ(c.emitted, 10u);
+    EXPECT_EQ(c.dropped, 0u);
+    EXPECT_EQ(target->handled(), 10);
+  }
+}
+
 
 TEST(ProxyHandlerOverflowTest, LevelAwareKeepsRoomForAlertsAndDropsChatter) {
   auto target = capture();

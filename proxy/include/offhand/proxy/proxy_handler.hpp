@@ -81,6 +81,12 @@ struct ProxyCounters {
   std::array<std::uint64_t, kBands.size()> dropped_by_level{};  // indexed by band()
   std::uint64_t handler_errors = 0;  // failures of the protected handler(s) and the consumer
   std::uint64_t caller_waits = 0;    // log calls that found the queue full and waited
+  // The longest of those waits (flushes and closes waiting for room too).
+  // The consumer frees a record's slot within about one record's handling
+  // time of a waiter's arrival (batches are cut to one record while a
+  // caller waits, and to ~1 ms of work otherwise), so this stays near the
+  // slowest record's handling time, not a batch's.
+  std::chrono::nanoseconds longest_wait{0};
   // Times a caller made the wake-up system call: for a consumer parked
   // after 100 ms without records, or napping while the queue filled up or a
   // flush/close waited. A service that logs at least every 100 ms keeps it
@@ -148,7 +154,12 @@ class ProxyHandler final : public Handler, private offhand::detail::ShutdownHook
     // that is unloaded with dlclose() while the proxy runs logs through it;
     // then they are copied like every other string.
     bool copy_source_location = false;
-    // Most records handed to a protected handler in one call.
+    // Most records handed to a protected handler in one call. A batch's
+    // slots are freed when its last record is handled, so batches are sized
+    // by time: the first is one record, each that took under half a
+    // millisecond doubles the next (up to this), one that took over a
+    // millisecond cuts the next to what fits (down to one record), and
+    // while a caller waits for room they are single records.
     std::size_t max_batch = 512;
     // How long process exit (offhand::shutdown()) waits for this proxy to
     // drain before it gives up on a hung handler.
