@@ -32,7 +32,9 @@ bool Core::try_reserve(std::uint64_t& pos) noexcept {
       // relaxed: the slot's ownership comes from `seq`, not from tail_.
       if (tail_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) return true;
     } else if (diff < 0) {
-      return false;  // the slot still holds the record of the previous lap: full
+      // The slot still holds the record of the previous lap: full.
+      high_water_.store(capacity_, std::memory_order_relaxed);
+      return false;
     } else {
       pos = tail_.load(std::memory_order_relaxed);  // another producer took it
     }

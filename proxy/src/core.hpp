@@ -36,7 +36,8 @@ class Core;
 // own protected handler logs back into the same proxy must never wait for
 // room (the consumer would wait for itself). Set by run(), read by
 // push_record().
-inline thread_local const Core* t_consumer = nullptr;
+// initial-exec: one instruction on the caller's path (see lib's t_reader).
+[[gnu::tls_model("initial-exec")]] inline thread_local const Core* t_consumer = nullptr;
 
 // Owned by a shared_ptr held by the ProxyHandler and by the consumer thread,
 // so a consumer abandoned by close(timeout) (a hung handler) can outlive the
@@ -140,6 +141,7 @@ class Core : public std::enable_shared_from_this<Core> {
   // the park handshake (see commit() and idle()).
   const bool asymmetric_fence_;
   const std::size_t max_batch_;
+  const IdleStrategy idle_;
   std::unique_ptr<Entry[]> entries_;
   std::uint64_t target_error_baseline_ = 0;
 
@@ -152,11 +154,11 @@ class Core : public std::enable_shared_from_this<Core> {
   // The consumer's idle handshake (an event count on wake_epoch_, a futex
   // word). When the queue empties the consumer spins briefly, then naps:
   // timed waits of growing length during which producers do not wake it
-  // (a record waits for the nap's end), for kLinger; only then does it park
+  // (a record waits for the nap's end), for IdleStrategy::park_after; only then does it park
   // until woken. A producer reads consumer_state_ after committing and makes
   // the wake-up system call only for a parked consumer, or for a napping one
   // when the queue is half full or a control message (flush, close) waits.
-  // So a service that logs at least every kLinger never makes a system call
+  // So a service that logs at least every park_after never makes a system call
   // in the thread that logs. Nor does it fence: the consumer, before it
   // parks, runs membarrier(), which puts a full barrier in every thread of
   // the process, so a producer's commit is a plain store and load.
@@ -217,6 +219,7 @@ class Core : public std::enable_shared_from_this<Core> {
   // does not allocate on this side either.
   std::uint64_t head_ = 0;  // next ticket to handle
   std::size_t batch_limit_ = 1;  // most entries in the next batch (size_next_batch)
+  bool slow_target_ = false;     // the last batch took over kSlowRecord per record
   std::unique_ptr<LogRecord[]> records_;
   std::size_t pending_ = 0;           // records_ in use, not yet delivered
   std::size_t pending_summaries_ = 0;  // of which drop summaries

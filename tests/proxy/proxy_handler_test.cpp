@@ -632,6 +632,48 @@ TEST_F(ProxyHandlerFaultTest, HandlerLoggingInsideEmitNeitherRecursesNorDeadlock
   EXPECT_EQ(err.text(), expected);
 }
 
+// --- Idle strategy -------------------------------------------------------------
+
+// A spinning consumer never sleeps, so nothing ever has to wake it: not the
+// records, not the flushes (which wake a napping or parked consumer at once).
+TEST(ProxyHandlerIdleTest, ASpinningConsumerIsNeverWoken) {
+  auto target = capture();
+  ProxyHandler::Options o;
+  o.idle = IdleStrategy::spin();
+  ProxyHandler proxy(target, o);
+  for (int i = 0; i < 50; ++i) {
+    log_to(proxy, level::kInfo, fmt::format("r{}", i));
+    ASSERT_TRUE(proxy.flush(kLong));
+  }
+  proxy.close();
+  const ProxyCounters c = proxy.counters();
+  EXPECT_EQ(c.emitted, 50u);
+  EXPECT_EQ(c.consumer_wakeups, 0u);
+  EXPECT_EQ(target->messages().size(), 50u);
+}
+
+TEST(ProxyHandlerIdleTest, NapsThatCannotWorkAreConfigErrors) {
+  auto make = [](IdleStrategy idle) {
+    ProxyHandler::Options o;
+    o.idle = idle;
+    return std::make_unique<ProxyHandler>(capture(), o);
+  };
+  auto message = [&](IdleStrategy idle) -> std::string {
+    try {
+      make(idle);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  EXPECT_EQ(message({.first_nap = 0ns}), "ProxyHandler: idle.first_nap must be positive");
+  EXPECT_EQ(message({.first_nap = 5ms, .max_nap = 1ms}),
+            "ProxyHandler: idle.max_nap must be at least idle.first_nap");
+  EXPECT_EQ(message({.park_after = -1ms}), "ProxyHandler: idle.park_after must not be negative");
+  EXPECT_EQ(message({.spins = 0, .park_after = 0ns}), "accepted");  // parks at once
+  EXPECT_EQ(message(IdleStrategy::spin()), "accepted");
+}
+
 // --- Overflow policies ---------------------------------------------------------
 
 // Fills a proxy whose handler is held: one record in the handler (its slot
@@ -731,8 +773,9 @@ TEST(ProxyHandlerOverflowTest, BlockLosesNothingAndCountsTheWait) {
   EXPECT_EQ(c.emitted, 5u);
 }
 
-// A handler that handles one record per permit the test grants, and counts
-// them: the test decides exactly how many records have been handled.
+// A slow handler (at least 1 ms a record, as a remote target may be) that
+// handles one record per permit the test grants, and counts them: the test
+// decides exactly how many records have been handled.
 class PermitHandler final : public Handler {
  public:
   void grant(int n) {
@@ -749,8 +792,10 @@ class PermitHandler final : public Handler {
 
  protected:
   void emit(const LogRecord&) override {
+    const auto done_at = std::chrono::steady_clock::now() + 1ms;
     std::unique_lock lock(mutex_);
     cv_.wait(lock, [&] { return permits_ > 0; });
+    while (std::chrono::steady_clock::now() < done_at) std::this_thread::yield();
     --permits_;
     ++handled_;
   }
@@ -764,7 +809,8 @@ class PermitHandler final : public Handler {
 
 // With a slow target the consumer frees each slot as soon as its record is
 // done, so a caller waiting for room waits for one record's handling, not
-// for a whole batch's: while a caller waits, batches are single records.
+// for a whole batch's: while a caller waits behind a slow target, batches
+// are single records.
 TEST(ProxyHandlerOverflowTest, AWaitingCallerGetsRoomAfterOneRecord) {
   for (const OverflowPolicy policy : {OverflowPolicy::block(), OverflowPolicy::level_aware(level::kInfo)}) {
     auto target = std::make_shared<PermitHandler>();
