@@ -56,7 +56,10 @@ ThreadInfo make_thread_info() {
   return info;
 }
 
-thread_local ThreadInfo t_thread = make_thread_info();
+// initial-exec: a log call reaches it with one instruction, not a call to
+// __tls_get_addr (liboffhand is a shared library); small enough for the
+// static TLS a dlopen()ed library may use.
+[[gnu::tls_model("initial-exec")]] thread_local ThreadInfo t_thread = make_thread_info();
 
 // Process-wide state a log call reads is constant-initialised (zero until
 // first set), never dynamically: a static object of the program may log
@@ -111,22 +114,24 @@ const bool g_fork_handler_installed = [] {
 // allocate.
 constexpr int kRenderDepth = 4;
 thread_local std::array<detail::MessageBuffer, kRenderDepth> t_render_buffers;
-thread_local int t_render_depth = 0;
+[[gnu::tls_model("initial-exec")]] thread_local int t_render_depth = 0;
 
 class RenderBuffer {
  public:
-  RenderBuffer() : index_(t_render_depth++) {}
+  RenderBuffer()
+      : index_(t_render_depth++), buffer_(index_ < kRenderDepth ? &t_render_buffers[index_] : &spare_) {}
   ~RenderBuffer() {
-    get()->trim();
+    buffer_->trim();
     --t_render_depth;
   }
   RenderBuffer(const RenderBuffer&) = delete;
   RenderBuffer& operator=(const RenderBuffer&) = delete;
-  detail::MessageBuffer* get() { return index_ < kRenderDepth ? &t_render_buffers[index_] : &spare_; }
+  detail::MessageBuffer* get() { return buffer_; }
 
  private:
   int index_;
   detail::MessageBuffer spare_;
+  detail::MessageBuffer* buffer_;  // looked up once (t_render_buffers is general-dynamic TLS)
 };
 
 // Context fields: owned values, and views of them handed to records.

@@ -32,20 +32,37 @@ bool Core::try_reserve(std::uint64_t& pos) noexcept {
       // relaxed: the slot's ownership comes from `seq`, not from tail_.
       if (tail_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) return true;
     } else if (diff < 0) {
-      return false;  // the slot still holds the record of the previous lap: full
+      // The slot still holds the record of the previous lap: full.
+      high_water_.store(capacity_, std::memory_order_relaxed);
+      return false;
     } else {
       pos = tail_.load(std::memory_order_relaxed);  // another producer took it
     }
   }
 }
 
-bool Core::wait_for_room(std::uint64_t& pos, Deadline deadline) {
+bool Core::wait_for_room(std::uint64_t& pos, Deadline deadline, bool count_wait) {
+  const auto began = SteadyClock::now();
+  const bool ok = wait_for_room_since(pos, deadline, count_wait);
+  const auto waited = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now() - began).count());
+  std::uint64_t longest = longest_wait_ns_.load(std::memory_order_relaxed);
+  while (waited > longest &&
+         !longest_wait_ns_.compare_exchange_weak(longest, waited, std::memory_order_relaxed)) {
+  }
+  return ok;
+}
+
+bool Core::wait_for_room_since(std::uint64_t& pos, Deadline deadline, bool count_wait) {
   wake_consumer();  // a full queue has woken it already; a stale nap must not hold us up
   std::unique_lock lock(space_mutex_);
   // seq_cst (with the load of released_ below, and the consumer's store of
   // released_ then load of space_waiters_): a Dekker pair, so either the
   // consumer sees this waiter and notifies, or we see the room it made.
   space_waiters_.fetch_add(1, std::memory_order_seq_cst);
+  // release, after the waiter is counted: whoever reads this count
+  // (acquire) and then hands the consumer work sees the waiter too.
+  if (count_wait) caller_waits_.fetch_add(1, std::memory_order_release);
   bool ok = false;
   for (;;) {
     const std::uint64_t seen = released_.load(std::memory_order_seq_cst);
@@ -151,8 +168,7 @@ bool Core::push_record(const LogRecord& record, std::string_view message) {
       count_drop(record.levelno, pos);
       return false;
     }
-    caller_waits_.fetch_add(1, std::memory_order_relaxed);
-    if (!wait_for_room(pos, deadline)) {
+    if (!wait_for_room(pos, deadline, /*count_wait=*/true)) {
       count_drop(record.levelno, pos);
       return false;
     }
@@ -221,7 +237,8 @@ ProxyCounters Core::counters() const noexcept {
   for (const HandlerPtr& t : targets_) target_errors += t->error_count();
   c.handler_errors = target_errors - std::min(target_errors, target_error_baseline_) +
                      faults_.load(std::memory_order_relaxed);
-  c.caller_waits = caller_waits_.load(std::memory_order_relaxed);
+  c.caller_waits = caller_waits_.load(std::memory_order_acquire);
+  c.longest_wait = std::chrono::nanoseconds(longest_wait_ns_.load(std::memory_order_relaxed));
   c.consumer_wakeups = wakeups_.load(std::memory_order_relaxed);
   c.high_water_mark = high_water_.load(std::memory_order_relaxed);
   c.capacity = capacity_;

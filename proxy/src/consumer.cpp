@@ -22,18 +22,12 @@
 namespace offhand::proxy::detail {
 namespace {
 
-// The consumer polls this many times before it naps: long enough to catch
-// a record that follows the last one within a few microseconds (a burst),
-// short enough not to burn a core while idle.
-constexpr int kSpins = 1000;
 
-// The naps of an idle consumer: the first, the longest, and how long it
-// naps in all before it parks. A record that comes during a nap waits at
-// most kMaxNap for the consumer (nothing waits in the caller); waking up
-// ~60 times per idle period costs a fraction of a percent of a core.
-constexpr auto kFirstNap = std::chrono::microseconds(50);
-constexpr auto kMaxNap = std::chrono::milliseconds(2);
-constexpr auto kLinger = std::chrono::milliseconds(100);
+// The longest a batch should hold its slots (see size_next_batch()).
+constexpr std::chrono::duration<double> kBatchBudget = std::chrono::milliseconds(10);
+// A target slower than this per record is handed single records while a
+// caller waits for room.
+constexpr std::chrono::duration<double> kSlowRecord = std::chrono::microseconds(100);
 
 // How many consumer faults (not handler errors: those go to the handler's
 // own handle_error) are reported per window; the rest are only counted.
@@ -134,14 +128,17 @@ bool Core::work_or_pause() const noexcept {
 }
 
 void Core::idle() noexcept {
-  for (int i = 0; i < kSpins; ++i) {
+  // Polls (IdleStrategy::spins): long enough by default to catch a record
+  // that follows the last one within a few microseconds (a burst), short
+  // enough not to burn a core while idle.
+  for (std::uint64_t i = 0; i < idle_.spins; ++i) {
     if (work_or_pause()) return;
     cpu_relax();
   }
   // Naps: producers leave us alone (see consumer_state_), so a steady
   // trickle of records costs them no system call.
-  std::chrono::nanoseconds nap = kFirstNap, napped{0};
-  while (napped < kLinger) {
+  std::chrono::nanoseconds nap = idle_.first_nap, napped{0};
+  while (napped < idle_.park_after) {
     const std::uint32_t epoch = wake_epoch_.load(std::memory_order_acquire);
     // seq_cst: the other half of the Dekker pair in commit().
     consumer_state_.store(kNapping, std::memory_order_seq_cst);
@@ -153,7 +150,7 @@ void Core::idle() noexcept {
     consumer_state_.store(kAwake, std::memory_order_relaxed);
     if (work_or_pause()) return;
     napped += nap;
-    nap = std::min<std::chrono::nanoseconds>(2 * nap, kMaxNap);
+    nap = nap < idle_.max_nap / 2 ? 2 * nap : idle_.max_nap;
   }
   // Parked: the next producer wakes us. The barrier in every producer
   // thread makes this store and our re-check below a Dekker pair with
@@ -184,11 +181,22 @@ bool Core::drain_once() {
     return true;
   }
   const std::uint64_t first = head_;
+  // A caller waiting for room behind a slow target gets it after one
+  // record's handling: the batch is then a single record, its slot freed as
+  // soon as it is done. (Behind a fast target, full batches: a record each
+  // would make every record cost a wake-up of the waiting caller.)
+  const std::size_t limit =
+      slow_target_ && space_waiters_.load(std::memory_order_relaxed) > 0 ? 1 : batch_limit_;
   std::size_t n = 1;
-  while (n < max_batch_ &&
-         entry(first + n).seq.load(std::memory_order_acquire) == first + n + 1)
+  while (n < limit && entry(first + n).seq.load(std::memory_order_acquire) == first + n + 1)
     ++n;
+  // The high-water mark, taken here on the consumer so producers pay
+  // nothing for it (a producer that finds the queue full sets it to the
+  // capacity). Not from tail_: reading the producers' ticket line once a
+  // batch would make their next reservation fetch it back.
+  if (n > high_water_.load(std::memory_order_relaxed)) high_water_.store(n, std::memory_order_relaxed);
 
+  const auto began = SteadyClock::now();
   bool stop = false;
   try {
     process(first, n, stop);
@@ -200,7 +208,24 @@ bool Core::drain_once() {
   }
   release(first, n);
   publish_flush();
+  size_next_batch(n, SteadyClock::now() - began);
   return !stop;
+}
+
+void Core::size_next_batch(std::size_t n, SteadyClock::duration took) noexcept {
+  // Batches are sized by time: a batch holds its slots until its last record
+  // is handled, so one that takes longer than kBatchBudget is cut to what
+  // fits in it (down to one record), and one well within it lets the next
+  // grow (doubling, up to max_batch). A slow target is then handed one
+  // record at a time and a caller waiting for room waits about one record's
+  // handling; a fast one keeps full batches. The first batch is one record.
+  slow_target_ = took >= kSlowRecord * static_cast<double>(n);
+  if (took > kBatchBudget) {
+    const auto fit = static_cast<std::size_t>(static_cast<double>(n) * (kBatchBudget / took));
+    batch_limit_ = std::max<std::size_t>(1, fit);
+  } else if (took < kBatchBudget / 2 && n == batch_limit_) {
+    batch_limit_ = std::min(max_batch_, 2 * batch_limit_);
+  }
 }
 
 void Core::publish_flush() noexcept {
@@ -324,13 +349,6 @@ void Core::deliver() {
 }
 
 void Core::release(std::uint64_t first, std::size_t n) noexcept {
-  // The queue is at its fullest just before a release (the batch's slots
-  // are still taken): record the mark here, on the consumer, so producers
-  // pay nothing for it. Tickets reserved but not yet committed count too.
-  const std::uint64_t in_use = std::min<std::uint64_t>(
-      (tail_.load(std::memory_order_relaxed) & ~kTailClosed) - first, capacity_);
-  if (in_use > high_water_.load(std::memory_order_relaxed))
-    high_water_.store(in_use, std::memory_order_relaxed);
   for (std::size_t i = 0; i < n; ++i) {
     Entry& e = entry(first + i);
     // Written only when set: a store would pull the line into this core

@@ -38,7 +38,8 @@ class Core;
 // own protected handler logs back into the same proxy must never wait for
 // room (the consumer would wait for itself). Set by run(), read by
 // push_record().
-inline thread_local const Core* t_consumer = nullptr;
+// initial-exec: one instruction on the caller's path (see lib's t_reader).
+[[gnu::tls_model("initial-exec")]] inline thread_local const Core* t_consumer = nullptr;
 
 // Owned by a shared_ptr held by the ProxyHandler and by the consumer thread,
 // so a consumer abandoned by close(timeout) (a hung handler) can outlive the
@@ -103,7 +104,11 @@ class Core : public std::enable_shared_from_this<Core> {
   // Queue, producer side (caller.cpp).
   Entry& entry(std::uint64_t pos) noexcept { return entries_[pos & mask_]; }
   bool try_reserve(std::uint64_t& pos) noexcept;
-  bool wait_for_room(std::uint64_t& pos, Deadline deadline);
+  // Waits for room and records the wait in longest_wait_ns_; a record's
+  // wait (count_wait) is counted in caller_waits_ once the waiter is seen
+  // by the consumer (space_waiters_).
+  bool wait_for_room(std::uint64_t& pos, Deadline deadline, bool count_wait = false);
+  bool wait_for_room_since(std::uint64_t& pos, Deadline deadline, bool count_wait);
   void commit(std::uint64_t pos, bool urgent = false) noexcept;
   void wake_consumer() noexcept;
   void count_drop(int levelno, std::uint64_t pos) noexcept;
@@ -117,6 +122,7 @@ class Core : public std::enable_shared_from_this<Core> {
   // to be confused with parking, the idle wait in idle()).
   void wait_out_fork() noexcept;
   void process(std::uint64_t first, std::size_t n, bool& stop);
+  void size_next_batch(std::size_t n, SteadyClock::duration took) noexcept;
   void add_drop_summary_if_due(std::uint64_t pos);
   void deliver();
   void release(std::uint64_t first, std::size_t n) noexcept;
@@ -148,6 +154,7 @@ class Core : public std::enable_shared_from_this<Core> {
   // the park handshake (see commit() and idle()).
   const bool asymmetric_fence_;
   const std::size_t max_batch_;
+  const IdleStrategy idle_;
   std::unique_ptr<Entry[]> entries_;
   std::uint64_t target_error_baseline_ = 0;
 
@@ -160,11 +167,11 @@ class Core : public std::enable_shared_from_this<Core> {
   // The consumer's idle handshake (an event count on wake_epoch_, a futex
   // word). When the queue empties the consumer spins briefly, then naps:
   // timed waits of growing length during which producers do not wake it
-  // (a record waits for the nap's end), for kLinger; only then does it park
+  // (a record waits for the nap's end), for IdleStrategy::park_after; only then does it park
   // until woken. A producer reads consumer_state_ after committing and makes
   // the wake-up system call only for a parked consumer, or for a napping one
   // when the queue is half full or a control message (flush, close) waits.
-  // So a service that logs at least every kLinger never makes a system call
+  // So a service that logs at least every park_after never makes a system call
   // in the thread that logs. Nor does it fence: the consumer, before it
   // parks, runs membarrier(), which puts a full barrier in every thread of
   // the process, so a producer's commit is a plain store and load.
@@ -202,6 +209,7 @@ class Core : public std::enable_shared_from_this<Core> {
   // reserved after the stop sentinel), so counters() counts them once.
   std::atomic<std::uint64_t> ticketed_drops_{0};
   std::atomic<std::uint64_t> caller_waits_{0};
+  std::atomic<std::uint64_t> longest_wait_ns_{0};
   std::atomic<std::uint64_t> wakeups_{0};
   std::atomic<std::uint64_t> faults_{0};
   std::atomic<std::uint64_t> high_water_{0};
@@ -229,6 +237,8 @@ class Core : public std::enable_shared_from_this<Core> {
   // Consumer-only scratch, reused from batch to batch so a steady stream
   // does not allocate on this side either.
   std::uint64_t head_ = 0;  // next ticket to handle
+  std::size_t batch_limit_ = 1;  // most entries in the next batch (size_next_batch)
+  bool slow_target_ = false;     // the last batch took over kSlowRecord per record
   std::unique_ptr<LogRecord[]> records_;
   std::size_t pending_ = 0;           // records_ in use, not yet delivered
   std::size_t pending_summaries_ = 0;  // of which drop summaries

@@ -90,18 +90,20 @@ struct ExceptionRef {
 // never touched by two threads at once.
 //
 // Laid out by heat: an ordinary record (no exception, stack or fields, its
-// source location kept as views) writes the first two cache lines and its
-// strings, nothing else; the rest is read only when `extras` says so. Every
-// line a record touches is a line the other core had, so fewer lines is
-// less latency in the caller.
+// source location kept as views) writes the first two cache lines, its
+// strings and, to commit, `seq`, nothing else; the rest is read only when
+// `extras` says so. Every line a record touches is a line the other core
+// had, so fewer lines is less latency in the caller. `seq` is not on the
+// lines the producer fills: an idle consumer polls the next slot's `seq`,
+// and polling a line the producer is writing would pull it back and forth
+// between the cores on every store.
 //
 // The byte buffer and the field vectors keep their capacity from one lap to
 // the next: after warm-up a record of ordinary size is copied in without any
 // allocation. A record larger than the buffer grows it (the slow path); the
 // consumer gives back buffers above Options::max_retained_bytes.
 struct alignas(64) Entry {
-  // Line 0: the hand-over word and what every record carries.
-  std::atomic<std::uint64_t> seq{0};
+  // Line 0: what every record carries.
   EntryKind kind = EntryKind::kSkip;
   // The static source location is kept as views (no copy), see
   // ProxyHandler::Options::copy_source_location.
@@ -120,7 +122,9 @@ struct alignas(64) Entry {
   std::string_view pathname_view, function_view;  // location_by_view only
   Bytes bytes;  // every copied string of the record, back to back
 
-  // Cold: source location copies, extras, control messages.
+  // Line 2: the hand-over word; the rest is cold: source location copies,
+  // extras, control messages.
+  alignas(64) std::atomic<std::uint64_t> seq{0};
   StrRef pathname, function;  // !location_by_view only
   StrRef exc_text, stack_info;
   std::uint32_t n_fields = 0, n_bound = 0, n_context = 0;

@@ -46,6 +46,7 @@ Core::Core(std::vector<HandlerPtr> targets, const ProxyHandler::Options& options
       respect_levels_(options.respect_handler_level),
       asymmetric_fence_(asymmetric_fence_available()),
       max_batch_(std::clamp<std::size_t>(options.max_batch, 1, capacity_)),
+      idle_(options.idle),
       entries_(new Entry[capacity_]),
       thread_name_(options.thread_name),
       cpu_affinity_(options.cpu_affinity),
@@ -60,8 +61,6 @@ Core::Core(std::vector<HandlerPtr> targets, const ProxyHandler::Options& options
     entries_[i].seq.store(i, std::memory_order_relaxed);
     entries_[i].bytes.reserve_discarding(entry_bytes_);
     entries_[i].bytes.prefault();
-    entries_[i].fields.reserve(8);
-    entries_[i].exceptions.reserve(2);
   }
   // A batch of n entries yields at most n records and n drop summaries.
   records_.reset(new LogRecord[2 * max_batch_]);

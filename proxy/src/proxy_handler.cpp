@@ -22,6 +22,18 @@ std::size_t ProxyCounters::band(int level) noexcept {
 
 namespace {
 
+const ProxyHandler::Options& checked(const ProxyHandler::Options& options) {
+  const IdleStrategy& idle = options.idle;
+  if (idle.spins == UINT64_MAX) return options;  // never sleeps: the naps do not matter
+  if (idle.first_nap.count() <= 0)
+    throw ConfigError("ProxyHandler: idle.first_nap must be positive");
+  if (idle.max_nap < idle.first_nap)
+    throw ConfigError("ProxyHandler: idle.max_nap must be at least idle.first_nap");
+  if (idle.park_after.count() < 0)
+    throw ConfigError("ProxyHandler: idle.park_after must not be negative");
+  return options;
+}
+
 std::vector<HandlerPtr> checked(std::vector<HandlerPtr> targets) {
   if (targets.empty()) throw ConfigError("ProxyHandler: no handler to protect");
   for (const HandlerPtr& t : targets)
@@ -40,7 +52,7 @@ ProxyHandler::ProxyHandler(std::vector<HandlerPtr> targets)
     : ProxyHandler(std::move(targets), Options{}) {}
 
 ProxyHandler::ProxyHandler(std::vector<HandlerPtr> targets, Options options)
-    : Handler(Locking::kNone), options_(std::move(options)), targets_(checked(std::move(targets))) {
+    : Handler(Locking::kNone), options_(checked(options)), targets_(checked(std::move(targets))) {
   // The lowest level a target takes, so a record no target would take never
   // crosses the queue; NOTSET when the targets' levels do not count.
   int lowest = std::numeric_limits<int>::max();

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <condition_variable>
 #include <mutex>
 #include <source_location>
 #include <string>
@@ -634,6 +635,48 @@ TEST_F(ProxyHandlerFaultTest, HandlerLoggingInsideEmitNeitherRecursesNorDeadlock
   EXPECT_EQ(err.text(), expected);
 }
 
+// --- Idle strategy -------------------------------------------------------------
+
+// A spinning consumer never sleeps, so nothing ever has to wake it: not the
+// records, not the flushes (which wake a napping or parked consumer at once).
+TEST(ProxyHandlerIdleTest, ASpinningConsumerIsNeverWoken) {
+  auto target = capture();
+  ProxyHandler::Options o;
+  o.idle = IdleStrategy::spin();
+  ProxyHandler proxy(target, o);
+  for (int i = 0; i < 50; ++i) {
+    log_to(proxy, level::kInfo, fmt::format("r{}", i));
+    ASSERT_TRUE(proxy.flush(kLong));
+  }
+  proxy.close();
+  const ProxyCounters c = proxy.counters();
+  EXPECT_EQ(c.emitted, 50u);
+  EXPECT_EQ(c.consumer_wakeups, 0u);
+  EXPECT_EQ(target->messages().size(), 50u);
+}
+
+TEST(ProxyHandlerIdleTest, NapsThatCannotWorkAreConfigErrors) {
+  auto make = [](IdleStrategy idle) {
+    ProxyHandler::Options o;
+    o.idle = idle;
+    return std::make_unique<ProxyHandler>(capture(), o);
+  };
+  auto message = [&](IdleStrategy idle) -> std::string {
+    try {
+      make(idle);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  EXPECT_EQ(message({.first_nap = 0ns}), "ProxyHandler: idle.first_nap must be positive");
+  EXPECT_EQ(message({.first_nap = 5ms, .max_nap = 1ms}),
+            "ProxyHandler: idle.max_nap must be at least idle.first_nap");
+  EXPECT_EQ(message({.park_after = -1ms}), "ProxyHandler: idle.park_after must not be negative");
+  EXPECT_EQ(message({.spins = 0, .park_after = 0ns}), "accepted");  // parks at once
+  EXPECT_EQ(message(IdleStrategy::spin()), "accepted");
+}
+
 // --- Overflow policies ---------------------------------------------------------
 
 // Fills a proxy whose handler is held: one record in the handler (its slot
@@ -732,6 +775,85 @@ TEST(ProxyHandlerOverflowTest, BlockLosesNothingAndCountsTheWait) {
   EXPECT_EQ(c.caller_waits, 1u);
   EXPECT_EQ(c.emitted, 5u);
 }
+
+// A slow handler (at least 1 ms a record, as a remote target may be) that
+// handles one record per permit the test grants, and counts them: the test
+// decides exactly how many records have been handled.
+class PermitHandler final : public Handler {
+ public:
+  void grant(int n) {
+    {
+      std::scoped_lock lock(mutex_);
+      permits_ += n;
+    }
+    cv_.notify_all();
+  }
+  int handled() const {
+    std::scoped_lock lock(mutex_);
+    return handled_;
+  }
+
+ protected:
+  void emit(const LogRecord&) override {
+    const auto done_at = std::chrono::steady_clock::now() + 1ms;
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return permits_ > 0; });
+    while (std::chrono::steady_clock::now() < done_at) std::this_thread::yield();
+    --permits_;
+    ++handled_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  int permits_ = 0;
+  int handled_ = 0;
+};
+
+// With a slow target the consumer frees each slot as soon as its record is
+// done, so a caller waiting for room waits for one record's handling, not
+// for a whole batch's: while a caller waits behind a slow target, batches
+// are single records.
+TEST(ProxyHandlerOverflowTest, AWaitingCallerGetsRoomAfterOneRecord) {
+  for (const OverflowPolicy policy : {OverflowPolicy::block(), OverflowPolicy::level_aware(level::kInfo)}) {
+    auto target = std::make_shared<PermitHandler>();
+    ProxyHandler proxy(target, with(8, policy));
+    // "first" is taken at once (the first batch is one record) and blocks in
+    // the handler; seven more fill the queue; two callers must wait.
+    log_to(proxy, level::kInfo, "first");
+    for (int i = 0; i < 7; ++i) log_to(proxy, level::kInfo, fmt::format("q{}", i));
+    std::atomic<int> returned{0};
+    std::vector<std::thread> callers;
+    for (int i = 0; i < 2; ++i)
+      callers.emplace_back([&] {
+        log_to(proxy, level::kInfo, "waiting");
+        ++returned;
+      });
+    const auto give_up = std::chrono::steady_clock::now() + kLong;
+    while (proxy.counters().caller_waits < 2 && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::yield();
+    ASSERT_EQ(proxy.counters().caller_waits, 2u);
+    // Two records handled: "first" frees a slot for one caller; q0, handled
+    // alone because the other still waits, frees one for the other. A batch
+    // of everything queued (q0..q6 and the first waiter's record) would
+    // keep the second caller waiting for seven more records.
+    target->grant(2);
+    const auto guard = std::chrono::steady_clock::now() + 10s;
+    while (returned < 2 && std::chrono::steady_clock::now() < guard) std::this_thread::yield();
+    EXPECT_EQ(returned.load(), 2);
+    EXPECT_EQ(target->handled(), 2);
+    target->grant(1000);
+    for (auto& t : callers) t.join();
+    ASSERT_TRUE(proxy.flush(kLong));
+    const ProxyCounters c = proxy.counters();
+    EXPECT_EQ(c.caller_waits, 2u);
+    EXPECT_GT(c.longest_wait.count(), 0);
+    EXPECT_EQ(c.emitted, 10u);
+    EXPECT_EQ(c.dropped, 0u);
+    EXPECT_EQ(target->handled(), 10);
+  }
+}
+
 
 TEST(ProxyHandlerOverflowTest, LevelAwareKeepsRoomForAlertsAndDropsChatter) {
   auto target = capture();

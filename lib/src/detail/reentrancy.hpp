@@ -8,7 +8,10 @@ namespace offhand::detail {
 // then (a handler that logs) goes to stderr instead of the hierarchy, so it
 // can neither recurse nor deadlock on the handler's own lock (absl's
 // ThreadIsLoggingStatus).
-inline thread_local bool t_in_handler = false;
+// initial-exec: a log call reaches it with one instruction, not a call to
+// __tls_get_addr (liboffhand is a shared library); small enough for the
+// static TLS a dlopen()ed library may use.
+[[gnu::tls_model("initial-exec")]] inline thread_local bool t_in_handler = false;
 
 class InHandlerScope {
  public:

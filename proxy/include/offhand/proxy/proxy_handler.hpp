@@ -60,6 +60,34 @@ class OverflowPolicy {
   int keep_;
 };
 
+// What the consumer thread does when the queue is empty: poll, then nap
+// (timed sleeps during which callers do not wake it: a record logged then
+// waits for the nap's end), then park (sleep until a caller wakes it with a
+// system call, counted in ProxyCounters::consumer_wakeups).
+//
+// Idle wake-ups: with the defaults, a consumer whose queue stays empty
+// wakes about 55 times in its first 100 ms (naps of 50 µs doubling to
+// 2 ms), then parks and wakes no more until a record comes. A service that
+// logs at least every park_after never lets it park: its consumer wakes at
+// most 1 / max_nap times a second (500) and its callers make no system
+// call. spin() never sleeps: no wake-up, no system call, the lowest latency
+// to the target, and one core kept busy per proxy.
+struct IdleStrategy {
+  // Polls of the queue before the first nap (each a few nanoseconds).
+  std::uint64_t spins = 1000;
+  // The first nap, doubled after each one up to max_nap.
+  std::chrono::nanoseconds first_nap = std::chrono::microseconds(50);
+  std::chrono::nanoseconds max_nap = std::chrono::milliseconds(2);
+  // Napping time after which the consumer parks; zero parks right after the
+  // polls, nanoseconds::max() never parks.
+  std::chrono::nanoseconds park_after = std::chrono::milliseconds(100);
+
+  // Polls forever: never naps nor parks.
+  static IdleStrategy spin() noexcept {
+    return {.spins = UINT64_MAX, .first_nap = {}, .max_nap = {}, .park_after = {}};
+  }
+};
+
 // A snapshot of a proxy's counters. Each value is read atomically, the set
 // is not (a snapshot taken while threads log may be a few records apart).
 struct ProxyCounters {
@@ -83,12 +111,20 @@ struct ProxyCounters {
   std::array<std::uint64_t, kBands.size()> dropped_by_level{};  // indexed by band()
   std::uint64_t handler_errors = 0;  // failures of the protected handler(s) and the consumer
   std::uint64_t caller_waits = 0;    // log calls that found the queue full and waited
+  // The longest of those waits (flushes and closes waiting for room too).
+  // The consumer frees a record's slot within about one record's handling
+  // time of a waiter's arrival (behind a slow target, batches are single
+  // records while a caller waits, and ~10 ms of work otherwise), so this
+  // stays near the slowest record's handling time, not a batch's.
+  std::chrono::nanoseconds longest_wait{0};
   // Times a caller made the wake-up system call: for a consumer parked
   // after 100 ms without records, or napping while the queue filled up or a
   // flush/close waited. A service that logs at least every 100 ms keeps it
   // near zero: its callers never make a system call.
   std::uint64_t consumer_wakeups = 0;
-  std::uint64_t high_water_mark = 0;   // most queue entries in use at once
+  // Most queue entries in use at once: the most records the consumer found
+  // waiting in one look, or the capacity once a caller found the queue full.
+  std::uint64_t high_water_mark = 0;
   std::size_t capacity = 0;
 
   std::uint64_t dropped_at(int level) const noexcept { return dropped_by_level[band(level)]; }
@@ -158,7 +194,10 @@ class ProxyHandler final : public Handler, private offhand::detail::ShutdownHook
     // Bytes each queue entry keeps for its record's strings. A record that
     // fits never allocates; a larger one grows its entry once (the entry
     // keeps the memory up to max_retained_bytes and releases it beyond).
-    std::size_t entry_bytes = 512;
+    // 256 holds the logger name, the thread and process names and a message
+    // of about 200 characters. A proxy's resident memory is about
+    // capacity * (entry_bytes + 272) bytes (2.6 MiB at the default 8192).
+    std::size_t entry_bytes = 256;
     std::size_t max_retained_bytes = 64 * 1024;
     // A log call's source file and function name are static data of the
     // program (std::source_location): the queue keeps views of them rather
@@ -166,11 +205,21 @@ class ProxyHandler final : public Handler, private offhand::detail::ShutdownHook
     // that is unloaded with dlclose() while the proxy runs logs through it;
     // then they are copied like every other string.
     bool copy_source_location = false;
-    // Most records handed to a protected handler in one call.
+    // Most records handed to a protected handler in one call. A batch's
+    // slots are freed when its last record is handled, so batches are sized
+    // by time: the first is one record, each full one that took under 5 ms
+    // doubles the next (up to this), one that took over 10 ms cuts the next
+    // to what fits in 10 ms (down to one record), and while a caller waits
+    // for room behind a target slower than 100 µs a record they are single
+    // records.
     std::size_t max_batch = 512;
     // How long process exit (offhand::shutdown()) waits for this proxy to
     // drain before it gives up on a hung handler.
     std::chrono::nanoseconds exit_timeout = std::chrono::seconds(10);
+    // What the consumer does while the queue is empty (see IdleStrategy).
+    // first_nap and max_nap must be positive unless spins is UINT64_MAX,
+    // and first_nap <= max_nap; ConfigError otherwise.
+    IdleStrategy idle = {};
     // Whether each protected handler's own level counts (see the class
     // comment). Off: every record that passes the proxy reaches every
     // handler whose filters take it, and the proxy starts at NOTSET.
