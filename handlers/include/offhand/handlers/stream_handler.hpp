@@ -16,6 +16,8 @@ namespace offhand::handlers {
 // writers to the same stream are not synchronised with it.
 class StreamHandler final : public Handler {
  public:
+  // Writes to `out`, which must outlive the handler, each record followed by
+  // `terminator`.
   explicit StreamHandler(std::ostream& out = std::cerr, std::string terminator = "\n");
 
  protected:
