@@ -54,7 +54,7 @@ struct Result {
 };
 
 Result run(OverflowPolicy policy, int records) {
-  offhand::Manager manager;
+  offhand::Manager manager(offhand::level::kInfo);
   auto& log = manager.get_logger("bench");
   auto proxy = std::make_shared<ProxyHandler>(
       std::make_shared<SlowHandler>(), ProxyHandler::Options{.capacity = 1024, .overflow = policy});

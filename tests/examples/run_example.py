@@ -138,9 +138,19 @@ def troubleshooting(program):
     expect("--- Logging error ---" in r.stderr, "handle_error's report on stderr", r)
     expect("write failed: No space left on device" in r.stderr, "the reason in the report", r)
     expect("handler errors: 1 (proxy counter), 1 (handler's count)" in r.stdout, "counted once", r)
-    expect(r.stdout.count("ConfigError: ") == 4, "four configuration mistakes", r)
-    expect('root.level: unknown level "INFOO"' in r.stdout, "a bad level, named", r)
-    expect("handlers.f.strem: unknown key" in r.stdout, "a misspelt key, named", r)
+    expect(re.search(r"^WARNING offhand\.proxy: ProxyHandler: queue full, (\d+) records dropped "
+                     r"\(INFO: \1\)$", r.stdout, re.M), "the drops reported in the log itself", r)
+    expect("nobody configured logging\n" in r.stderr, "the last resort writes WARNING to stderr", r)
+    expect("and this is not shown" not in r.stdout + r.stderr, "the last resort skips INFO", r)
+    errors = [line for line in r.stdout.splitlines() if line.startswith("ConfigError: ")]
+    expect(len(errors) == 8, "eight configuration mistakes", r)
+    for text in ['root.level: unknown level "INFOO"',
+                 'handlers.q.class: unknown class "logging.handlers.QueueHandlr" '
+                 '(did you mean "logging.handlers.QueueHandler"?)',
+                 'handlers.h.formatter: unknown formatter "plain"',
+                 'root.handlers[0]: unknown handler "console"',
+                 "handlers.f.strem: unknown key"]:
+        expect("ConfigError: " + text in errors, f"the message names the key: {text}", r)
 
 
 def email_alert(program):
