@@ -82,7 +82,7 @@ class Formatter {
   std::string_view pattern() const { return pattern_; }
   const Options& options() const { return options_; }
 
-  struct Part;  // one compiled piece of the pattern; defined in formatter.cpp
+  struct Part;  // one compiled piece of the pattern; private to lib/src
 
  private:
   void compile();
