@@ -52,6 +52,7 @@ auto init_boost_logging() {
 int main() {
   auto [file_sink, console_sink] = init_boost_logging();
 
+  // [snippet migration]
   // The migration: take the sinks out of the Boost.Log core, put each behind
   // a proxy on offhand's root logger, and route Boost.Log's records into
   // offhand. The sinks keep their formatters, filters and rotation.
@@ -77,5 +78,6 @@ int main() {
 
   // Drains the proxies (it also runs at exit).
   offhand::shutdown();
+  // [end snippet]
   return 0;
 }

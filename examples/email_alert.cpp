@@ -104,6 +104,7 @@ int main(int argc, char** argv) {
   smtp.connect_timeout = 10s;
   smtp.timeout = 30s;
 
+  // [snippet wiring]
   // The wiring: everything INFO and up to a log file, behind one proxy;
   // CRITICAL to e-mail (first alert at once, then digests), behind another.
   std::shared_ptr<SmtpHandler> mailer;
@@ -132,6 +133,7 @@ int main(int argc, char** argv) {
   offhand::Logger& log = manager.get_logger("example.requests");
   log.add_handler(file_proxy);
   log.add_handler(mail_proxy);
+  // [end snippet]
 
   // The request loop: one request per millisecond for 3 s; every 1000th
   // fails badly. Each log call is timed.

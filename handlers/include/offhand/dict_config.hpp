@@ -149,6 +149,8 @@ ClassRegistry builtin_classes();
 // with builtin_classes(). Throw ConfigError naming the offending key; on error
 // the previous configuration stays in place.
 void dict_config(std::string_view json, Manager& manager = default_manager());
+// As dict_config(), with the document read from the file at `path`; ConfigError
+// when it cannot be read.
 void dict_config_file(const std::filesystem::path& path, Manager& manager = default_manager());
 
 }  // namespace offhand

@@ -41,15 +41,19 @@ class DictConfigBuilder;   // resolves references between handlers (config_regis
 // nobody read ("handlers.file.moed: unknown key").
 class ConfigNode {
  public:
+  // The JSON type of a node.
   enum class Kind { kNull, kBool, kInteger, kNumber, kString, kArray, kObject };
 
   // "handlers.file.mailhost", "loggers.app.handlers[0]".
   const std::string& path() const noexcept { return path_; }
+  // The node's JSON type.
   Kind kind() const noexcept;
 
   // The value as that type; ConfigError naming path() when it is not.
   std::string as_string() const;
+  // true or false.
   bool as_bool() const;
+  // An integer within [min, max].
   std::int64_t as_int(std::int64_t min = std::numeric_limits<std::int64_t>::min(),
                       std::int64_t max = std::numeric_limits<std::int64_t>::max()) const;
   double as_number() const;  // an integer or a floating-point number
@@ -63,6 +67,7 @@ class ConfigNode {
 
   // An array's elements.
   std::size_t size() const;
+  // The element at `index`; ConfigError when out of range.
   ConfigNode operator[](std::size_t index) const;
 
   // An object's keys. get() and at() mark the key as read.
@@ -70,6 +75,7 @@ class ConfigNode {
   // An object's keys, sorted (for an object whose keys are data, such as
   // HTTP headers). Marks none as read.
   std::vector<std::string> keys() const;
+  // The key's value, or nullopt when absent.
   std::optional<ConfigNode> get(std::string_view key) const;
   ConfigNode at(std::string_view key) const;  // ConfigError when missing
   // Throws ConfigError naming the first key of this object that no get()
@@ -84,6 +90,7 @@ class ConfigNode {
   // here is built, completely configured, before this call returns; a
   // cycle or an unknown name throws ConfigError.
   HandlerPtr as_handler() const;
+  // As as_handler(), for an array of names.
   std::vector<HandlerPtr> as_handlers() const;
 
   // Throws ConfigError "<path>: <message>".
@@ -112,6 +119,7 @@ class ConfigNode {
 // so it works alike in static and shared builds.
 class ClassRegistry {
  public:
+  // Makes a handler, or a filter, from its entry of the document.
   using HandlerFactory = std::function<HandlerPtr(const ConfigNode& entry)>;
   using FilterFactory = std::function<FilterPtr(const ConfigNode& entry)>;
 
@@ -126,8 +134,10 @@ class ClassRegistry {
   // it (Python's user-defined filters). The entry's other keys are its own.
   void add_filter(std::string name, FilterFactory factory);
 
+  // The factory registered under `name`, or null.
   const HandlerFactory* handler_factory(std::string_view name) const;
   const FilterFactory* filter_factory(std::string_view name) const;
+  // The registered handler class names.
   std::vector<std::string> handler_classes() const;
 
  private:

@@ -12,6 +12,7 @@ namespace offhand {
 
 class Manager;
 
+// What install_crash_handler() does; every member has a default.
 struct CrashHandlerOptions {
   // How long the whole drain may take (the record, every proxy, every
   // handler's flush). When it passes, the process dies at once with the

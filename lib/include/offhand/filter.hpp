@@ -20,9 +20,12 @@ namespace offhand {
 class Filter {
  public:
   virtual ~Filter() = default;
+  // Whether the record is to be logged. Called on the logging thread (or a
+  // proxy's consumer) concurrently; must not throw.
   virtual bool filter(const LogRecord& record) const = 0;
 };
 
+// Filters are shared and immutable.
 using FilterPtr = std::shared_ptr<const Filter>;
 
 // Python's logging.Filter(name): passes records of the logger `name` and its
@@ -30,7 +33,9 @@ using FilterPtr = std::shared_ptr<const Filter>;
 // passes everything.
 class NameFilter final : public Filter {
  public:
+  // Passes the records of logger `name` and its descendants.
   explicit NameFilter(std::string name = {}) : name_(std::move(name)) {}
+  // Whether the record's logger is `name` or below it.
   bool filter(const LogRecord& record) const override;
 
  private:
@@ -40,14 +45,17 @@ class NameFilter final : public Filter {
 // Any callable taking the record.
 class CallbackFilter final : public Filter {
  public:
+  // Calls `fn`, which must be thread-safe.
   explicit CallbackFilter(std::function<bool(const LogRecord&)> fn)
       : fn_(std::move(fn)) {}
+  // What `fn` returns.
   bool filter(const LogRecord& record) const override { return fn_(record); }
 
  private:
   std::function<bool(const LogRecord&)> fn_;
 };
 
+// A CallbackFilter around `fn`.
 inline FilterPtr make_filter(std::function<bool(const LogRecord&)> fn) {
   return std::make_shared<CallbackFilter>(std::move(fn));
 }

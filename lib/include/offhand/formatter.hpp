@@ -22,6 +22,7 @@ struct TimeAttributes {
   double msecs = 0;             // milliseconds part of created
   double relative_created = 0;  // ms since offhand was loaded
 
+  // The time attributes of `record`, from its timestamp.
   static TimeAttributes of(const LogRecord& record);
 };
 
@@ -70,17 +71,23 @@ class ColorScope {
 // `extra`); when absent it renders as "<missing: name>".
 class Formatter {
  public:
+  // Python's format styles: %(name)s, {name} and $name.
   enum class Style : char { kPercent = '%', kBrace = '{', kDollar = '$' };
+  // The zone of asctime and datefmt.
   enum class Zone { kLocal, kUtc };
 
+  // Python's Formatter arguments (datefmt, style) and the zone.
   struct Options {
     std::optional<std::string> datefmt{};  // strftime; nullopt: Python's default
+    // The style of the pattern.
     Style style = Style::kPercent;
+    // Local time (Python's default) or UTC.
     Zone zone = Zone::kLocal;
   };
 
   // Python's default pattern "%(message)s".
   Formatter();
+  // A formatter for `pattern` (ConfigError when Python would reject it).
   explicit Formatter(std::string_view pattern);
   Formatter(std::string_view pattern, Options options);
   virtual ~Formatter();
@@ -95,6 +102,8 @@ class Formatter {
   // Appends the formatted record to `out`. Overriders must be thread-safe
   // and must not keep references to the record.
   void format_to(std::string& out, const LogRecord& record) const;
+  // As above, with the time attributes given. Thread-safe; the override
+  // point of a formatter of your own.
   virtual void format_to(std::string& out, const LogRecord& record,
                          const TimeAttributes& times) const;
 
@@ -102,6 +111,7 @@ class Formatter {
   // "2003-07-08 16:49:45,896".
   void format_time(std::string& out, const TimeAttributes& times) const;
 
+  // Whether the pattern names %(asctime)s, and the pattern and options given.
   bool uses_time() const { return uses_time_; }
   std::string_view pattern() const { return pattern_; }
   const Options& options() const { return options_; }
@@ -119,6 +129,7 @@ class Formatter {
   std::vector<Part> parts_;
 };
 
+// Formatters are shared and immutable.
 using FormatterPtr = std::shared_ptr<const Formatter>;
 
 // One JSON object per record, on one line: every LogRecord attribute
@@ -130,6 +141,7 @@ using FormatterPtr = std::shared_ptr<const Formatter>;
 class JsonFormatter : public Formatter {
  public:
   JsonFormatter() = default;
+  // Appends the record as one JSON object (no newline). Thread-safe.
   using Formatter::format_to;
   void format_to(std::string& out, const LogRecord& record,
                  const TimeAttributes& times) const override;

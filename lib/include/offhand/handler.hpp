@@ -54,11 +54,15 @@ class Handler {
   // Flushes and releases the handler's resources. Idempotent; a closed
   // handler drops what it is handed. Never throws.
   void close() noexcept;
+  // Whether close() has been called.
   bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
 
+  // The handler's level: records below it are not emitted. Default NOTSET.
   void set_level(int level) noexcept { level_.store(level, std::memory_order_relaxed); }
   int level() const noexcept { return level_.load(std::memory_order_relaxed); }
 
+  // The handler's filters, run in order by handle(); thread-safe, lock-free
+  // for handle().
   void add_filter(FilterPtr filter);
   void remove_filter(const FilterPtr& filter);
   std::vector<FilterPtr> filters() const;
@@ -67,10 +71,12 @@ class Handler {
 
   // Sets the formatter used by format(). Waits for an emit() in progress.
   void set_formatter(FormatterPtr formatter);
+  // The formatter; null until one is set (format() then uses "%(message)s").
   FormatterPtr formatter() const;
 
   // An optional name, as Python's Handler.name (used by configuration).
   void set_name(std::string name);
+  // The name given by set_name().
   std::string name() const;
 
   // How many times emit/flush/close failed and handle_error was called.
@@ -88,12 +94,15 @@ class Handler {
                             std::exception_ptr error) noexcept;
 
  protected:
+  // Whether the base serialises emit() with its mutex (kMutex) or the
+  // subclass synchronises itself (kNone, as a ProxyHandler).
   enum class Locking { kMutex, kNone };
   explicit Handler(Locking locking = Locking::kMutex);
 
   // Formats with the handler's formatter (or Python's default "%(message)s").
   // Call it from emit(), where the lock is held.
   std::string format(const LogRecord& record) const;
+  // As format(), appending to `out`.
   void format_to(std::string& out, const LogRecord& record) const;
 
   // Writes one record. Called by handle() with the handler's mutex held
@@ -115,6 +124,7 @@ class Handler {
   // held); a ProxyHandler uses it to forward the formatter in queue order.
   virtual void on_set_formatter(const FormatterPtr& /*formatter*/) {}
 
+  // Whether the handler runs under the base's mutex (Locking::kMutex).
   bool locking() const noexcept { return locking_ == Locking::kMutex; }
 
  private:
@@ -142,6 +152,7 @@ class Handler {
   std::uint64_t suppressed_errors_ = 0;  // guarded by error_mutex_
 };
 
+// Handlers are shared: a logger, a proxy and the configuration may hold one.
 using HandlerPtr = std::shared_ptr<Handler>;
 
 // Python's NullHandler: takes records and does nothing.

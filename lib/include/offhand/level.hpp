@@ -9,6 +9,8 @@
 namespace offhand {
 
 namespace level {
+// Python's standard levels. Levels are plain ints: a custom level between
+// them is legal (add_level_name() names it).
 inline constexpr int kNotSet = 0;
 inline constexpr int kDebug = 10;
 inline constexpr int kInfo = 20;

@@ -63,6 +63,8 @@ struct FormatString {
 }  // namespace detail
 
 template <class... Args>
+// A format string checked at compile time against the argument types, with
+// the call site's std::source_location.
 using FormatString = detail::FormatString<std::type_identity_t<Args>...>;
 
 // The fields of one call: a braced list written at the call, or a span of
@@ -70,14 +72,18 @@ using FormatString = detail::FormatString<std::type_identity_t<Args>...>;
 class Fields {
  public:
   constexpr Fields() noexcept = default;
+  // A braced list written at the call.
   constexpr Fields(std::initializer_list<Field> fields) noexcept  // NOLINT(google-explicit-constructor)
       : fields_(fields.begin(), fields.size()) {}
+  // Fields built at run time.
   constexpr Fields(std::span<const Field> fields) noexcept  // NOLINT(google-explicit-constructor)
       : fields_(fields) {}
+  // An array of fields.
   template <std::size_t N>
   constexpr Fields(const Field (&fields)[N]) noexcept  // NOLINT(google-explicit-constructor)
       : fields_(fields) {}
 
+  // The fields, as a range.
   constexpr const Field* begin() const noexcept { return fields_.data(); }
   constexpr const Field* end() const noexcept { return fields_.data() + fields_.size(); }
   constexpr std::size_t size() const noexcept { return fields_.size(); }
@@ -92,6 +98,7 @@ class Fields {
 //   log.info({.fields = {{"user", name}, {"bytes", n}}}, "sent {}", what);
 //   log.error({.fields = fields_built_at_run_time, .exception = saved}, "job {} failed", id);
 struct Extra {
+  // Structured fields of this call only.
   Fields fields = {};
   bool exc_info = false;    // attach the exception being handled, if any
   bool stack_info = false;  // attach the caller's stack
@@ -110,6 +117,11 @@ struct Extra {
 // caller), runs the logger's filters, then the handlers of this logger and
 // its ancestors while propagate holds; the message is rendered once, by the
 // first handler or filter that needs it. A log call never throws.
+//
+// The log calls, as Python's: debug(), info(), warning(), error() and
+// critical() take a format string checked at compile time and its
+// arguments, optionally preceded by an Extra; log() takes the level first;
+// exception() logs at ERROR with the exception being handled.
 class Logger {
  public:
   // Detaches its handlers without closing them (a Manager being destroyed).
@@ -117,12 +129,15 @@ class Logger {
   Logger(const Logger&) = delete;
   Logger& operator=(const Logger&) = delete;
 
+  // The dotted name ("" for the root), the owning manager, and the parent
+  // (null for the root).
   const std::string& name() const noexcept { return name_; }
   Manager& manager() const noexcept { return manager_; }
   Logger* parent() const noexcept { return parent_.load(std::memory_order_acquire); }
   // Python's getChild: the logger named "<name>.<suffix>".
   Logger& child(std::string_view suffix);
 
+  // The logger's own level; NOTSET defers to the parent. Thread-safe.
   void set_level(int level);
   int level() const noexcept { return level_.load(std::memory_order_relaxed); }
   // The first level set on this logger or an ancestor (cached).
@@ -133,8 +148,10 @@ class Logger {
     return level >= threshold_.load(std::memory_order_relaxed);
   }
 
+  // Python's propagate: whether records go on to the parent's handlers.
   void set_propagate(bool propagate) noexcept { propagate_.store(propagate, std::memory_order_relaxed); }
   bool propagate() const noexcept { return propagate_.load(std::memory_order_relaxed); }
+  // Python's disabled: a disabled logger drops every call.
   void set_disabled(bool disabled);
   bool disabled() const noexcept { return disabled_.load(std::memory_order_relaxed); }
 
@@ -150,15 +167,19 @@ class Logger {
   // handler or filter that reconfigures) they return at once and the
   // waiting and closing happen on a later change.
   void add_handler(HandlerPtr handler);
+  // Detaches `handler`; closes it when no logger has it any more (see above).
   void remove_handler(const HandlerPtr& handler);
   // Replaces the whole list at once (Python's `logger.handlers = [...]`):
   // a handler in both the old and the new list stays open.
   void set_handlers(std::vector<HandlerPtr> handlers);
+  // A copy of the handler list.
   std::vector<HandlerPtr> handlers() const { return handlers_.copy(); }
   // Python's hasHandlers: whether this logger or an ancestor reached through
   // propagation has a handler.
   bool has_handlers() const noexcept;
 
+  // The logger's filters, run in order on each enabled call before the
+  // handlers (not on records propagated from below, as in Python).
   void add_filter(FilterPtr filter) { filters_.add(std::move(filter)); }
   void remove_filter(const FilterPtr& filter) { filters_.remove(filter); }
   void set_filters(std::vector<FilterPtr> filters) { filters_.replace(std::move(filters)); }
@@ -183,11 +204,13 @@ class Logger {
   OFFHAND_DETAIL_LEVEL_METHOD(critical, level::kCritical)
 #undef OFFHAND_DETAIL_LEVEL_METHOD
 
+  // A record at level `lvl` (any int, custom levels included).
   template <class... Args>
   void log(int lvl, FormatString<Args...> f, Args&&... args) noexcept {
     if (is_enabled_for(lvl))
       call_with(lvl, nullptr, f.location, f.str, {}, args...);
   }
+  // As above, with per-call options.
   template <class... Args>
   void log(int lvl, const Extra& extra, FormatString<Args...> f,
            Args&&... args) noexcept {
@@ -270,6 +293,7 @@ void detail::LogCall::with(Logger& logger, int level, const Extra* extra, std::s
 // through it. Holds its fields by value; thread-safe as the logger is.
 class LoggerAdapter {
  public:
+  // An adapter of `logger` with `fields` bound (copied).
   LoggerAdapter(Logger& logger, std::initializer_list<Field> fields);
   LoggerAdapter(const LoggerAdapter& other);
   LoggerAdapter& operator=(const LoggerAdapter&) = delete;
@@ -277,6 +301,7 @@ class LoggerAdapter {
   // A new adapter with more fields (a later key shadows an earlier one when
   // formatted by name).
   LoggerAdapter bind(std::initializer_list<Field> fields) const;
+  // The adapted logger and the bound fields.
   Logger& logger() const noexcept { return logger_; }
   std::span<const Field> fields() const noexcept { return views_; }
 
@@ -299,16 +324,19 @@ class LoggerAdapter {
   OFFHAND_DETAIL_LEVEL_METHOD(critical, level::kCritical)
 #undef OFFHAND_DETAIL_LEVEL_METHOD
 
+  // As Logger::log(), with the bound fields added.
   template <class... Args>
   void log(int lvl, FormatString<Args...> f, Args&&... args) noexcept {
     if (logger_.is_enabled_for(lvl))
       detail::LogCall::with(logger_, lvl, nullptr, f.location, f.str, views_, args...);
   }
+  // As Logger::log() with an Extra, with the bound fields added.
   template <class... Args>
   void log(int lvl, const Extra& extra, FormatString<Args...> f, Args&&... args) noexcept {
     if (logger_.is_enabled_for(lvl))
       detail::LogCall::with(logger_, lvl, &extra, f.location, f.str, views_, args...);
   }
+  // As Logger::exception(), with the bound fields added.
   template <class... Args>
   void exception(FormatString<Args...> f, Args&&... args) noexcept {
     if (logger_.is_enabled_for(level::kError)) {
@@ -316,6 +344,7 @@ class LoggerAdapter {
       detail::LogCall::with(logger_, level::kError, &kExcInfo, f.location, f.str, views_, args...);
     }
   }
+  // As Logger::exception() with an Extra, with the bound fields added.
   template <class... Args>
   void exception(const Extra& extra, FormatString<Args...> f, Args&&... args) noexcept {
     if (logger_.is_enabled_for(level::kError)) {
@@ -324,6 +353,7 @@ class LoggerAdapter {
       detail::LogCall::with(logger_, level::kError, &with_exc, f.location, f.str, views_, args...);
     }
   }
+  // As Logger::is_enabled_for().
   bool is_enabled_for(int lvl) const noexcept { return logger_.is_enabled_for(lvl); }
 
  private:
@@ -339,6 +369,7 @@ class LoggerAdapter {
 // reverse order (they are meant to be locals).
 class ContextScope {
  public:
+  // Pushes `fields` (copied) onto this thread's context until destroyed.
   ContextScope(std::initializer_list<Field> fields);
   ~ContextScope();
   ContextScope(const ContextScope&) = delete;

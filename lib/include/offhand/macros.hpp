@@ -29,6 +29,7 @@
 // Only the per-level macros are removed by the preprocessor; OFFHAND_LOG
 // with a constant level below it compiles to nothing at -O1 and above.
 #ifndef OFFHAND_ACTIVE_LEVEL
+// All levels compiled in unless the program defined it.
 #define OFFHAND_ACTIVE_LEVEL 0
 #endif
 
@@ -68,26 +69,31 @@
                          logger, lvl, __VA_ARGS__)
 
 #if OFFHAND_ACTIVE_LEVEL <= 10
+// OFFHAND_LOG at DEBUG; nothing at all when OFFHAND_ACTIVE_LEVEL is above 10.
 #define OFFHAND_DEBUG(logger, ...) OFFHAND_LOG(logger, ::offhand::level::kDebug, __VA_ARGS__)
 #else
 #define OFFHAND_DEBUG(logger, ...) ((void)0)
 #endif
 #if OFFHAND_ACTIVE_LEVEL <= 20
+// OFFHAND_LOG at INFO; nothing at all when OFFHAND_ACTIVE_LEVEL is above 20.
 #define OFFHAND_INFO(logger, ...) OFFHAND_LOG(logger, ::offhand::level::kInfo, __VA_ARGS__)
 #else
 #define OFFHAND_INFO(logger, ...) ((void)0)
 #endif
 #if OFFHAND_ACTIVE_LEVEL <= 30
+// OFFHAND_LOG at WARNING; nothing at all when OFFHAND_ACTIVE_LEVEL is above 30.
 #define OFFHAND_WARNING(logger, ...) OFFHAND_LOG(logger, ::offhand::level::kWarning, __VA_ARGS__)
 #else
 #define OFFHAND_WARNING(logger, ...) ((void)0)
 #endif
 #if OFFHAND_ACTIVE_LEVEL <= 40
+// OFFHAND_LOG at ERROR; nothing at all when OFFHAND_ACTIVE_LEVEL is above 40.
 #define OFFHAND_ERROR(logger, ...) OFFHAND_LOG(logger, ::offhand::level::kError, __VA_ARGS__)
 #else
 #define OFFHAND_ERROR(logger, ...) ((void)0)
 #endif
 #if OFFHAND_ACTIVE_LEVEL <= 50
+// OFFHAND_LOG at CRITICAL; nothing at all when OFFHAND_ACTIVE_LEVEL is above 50.
 #define OFFHAND_CRITICAL(logger, ...) OFFHAND_LOG(logger, ::offhand::level::kCritical, __VA_ARGS__)
 #else
 #define OFFHAND_CRITICAL(logger, ...) ((void)0)

@@ -32,16 +32,19 @@ class Manager {
 
   // The logger of that name; "" and "root" give the root logger.
   Logger& get_logger(std::string_view name);
+  // The root logger.
   Logger& root() noexcept { return *root_; }
 
   // Python's logging.disable: calls at or below `level` are dropped by every
   // logger of this manager. kNotSet turns it off.
   void disable(int level);
+  // The level given to disable(), or NOTSET.
   int disabled_level() const noexcept { return disable_.load(std::memory_order_relaxed); }
 
   // Whether the Python's last-resort handler (WARNING and above to stderr when
   // no handler is found) is in use; default true.
   void set_last_resort(bool enabled) noexcept { last_resort_.store(enabled, std::memory_order_relaxed); }
+  // See set_last_resort().
   bool last_resort() const noexcept { return last_resort_.load(std::memory_order_relaxed); }
 
   // Disables every existing logger that is not in `keep` nor below one of
@@ -78,6 +81,7 @@ Manager& default_manager() noexcept;
 inline Logger& get_logger(std::string_view name = {}) {
   return default_manager().get_logger(name);
 }
+// The root logger of the default manager.
 inline Logger& root_logger() { return default_manager().root(); }
 
 // Python's logging.shutdown: drains every ProxyHandler, then flushes and

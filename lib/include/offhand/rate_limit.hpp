@@ -27,9 +27,11 @@ namespace offhand {
 class RateLimitPass {
  public:
   constexpr RateLimitPass() noexcept = default;
+  // A pass that logs, after `skipped` occurrences left out.
   explicit RateLimitPass(std::uint64_t skipped) noexcept
       : passed_(true), skipped_(skipped), field_{"skipped", skipped} {}
 
+  // Whether to log this occurrence, and how many were left out before it.
   explicit operator bool() const noexcept { return passed_; }
   std::uint64_t skipped() const noexcept { return skipped_; }
   // The record's field; valid while this object lives.
@@ -47,7 +49,9 @@ class RateLimitPass {
 // but the first says n-1 were skipped. n of 0 counts as 1.
 class EveryN {
  public:
+  // Every n-th occurrence; lock-free, any number of threads.
   explicit constexpr EveryN(std::uint64_t n) noexcept : n_(n == 0 ? 1 : n) {}
+  // Whether to log this occurrence. Lock-free; any thread.
   RateLimitPass pass() noexcept {
     // relaxed: the count is the only shared state; the record needs no
     // ordering with other threads' occurrences.
@@ -65,7 +69,10 @@ class EveryN {
 // n, a pass is a plain load.
 class FirstN {
  public:
+  // The first n occurrences; lock-free, any number of threads. pass() decides
+  // for one occurrence.
   explicit constexpr FirstN(std::uint64_t n) noexcept : n_(n) {}
+  // Whether to log this occurrence. Lock-free; any thread.
   RateLimitPass pass() noexcept {
     if (count_.load(std::memory_order_relaxed) >= n_) return {};
     if (count_.fetch_add(1, std::memory_order_relaxed) >= n_) return {};
@@ -84,8 +91,12 @@ class FirstN {
 // number of occurrences not logged.
 class EveryInterval {
  public:
+  // The clock of the interval.
   using Clock = std::chrono::steady_clock;
+  // At most one occurrence per `interval`; lock-free, any number of threads.
+  // pass() decides for one occurrence, now.
   explicit constexpr EveryInterval(Clock::duration interval) noexcept : interval_(interval.count()) {}
+  // Whether to log this occurrence, now. Lock-free; any thread.
   RateLimitPass pass() noexcept { return pass(Clock::now()); }
   // With the time given: for tests that step a clock.
   RateLimitPass pass(Clock::time_point now) noexcept {
@@ -96,6 +107,7 @@ class EveryInterval {
     skipped_.fetch_add(1, std::memory_order_relaxed);
     return {};
   }
+  // Occurrences left out since the last logged one.
   std::uint64_t skipped_since_last() const noexcept { return skipped_.load(std::memory_order_relaxed); }
 
  private:

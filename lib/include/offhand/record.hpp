@@ -16,6 +16,7 @@
 
 namespace offhand {
 
+// The clock of record timestamps (Python's time.time()).
 using Clock = std::chrono::system_clock;
 
 // A structured value: string, integer, float or bool. The string form is a
@@ -27,12 +28,16 @@ using Clock = std::chrono::system_clock;
 // reads small integers sees one alternative.
 class FieldValue {
  public:
+  // The value, by type; the string alternative is a view.
   using Storage = std::variant<std::string_view, std::int64_t, double, bool, std::uint64_t>;
 
+  // A string value (viewed, not copied).
   FieldValue(std::string_view s) : v_(s) {}
   FieldValue(const char* s) : v_(std::string_view(s)) {}
   FieldValue(const std::string& s) : v_(std::string_view(s)) {}
+  // A boolean value.
   FieldValue(bool b) : v_(b) {}
+  // An integer value, stored as std::int64_t.
   template <class T>
     requires(std::is_integral_v<T> && std::is_signed_v<T> && !std::is_same_v<T, char>)
   FieldValue(T i) : v_(static_cast<std::int64_t>(i)) {}
@@ -41,10 +46,12 @@ class FieldValue {
     requires(std::is_integral_v<T> && std::is_unsigned_v<T> && !std::is_same_v<T, bool> &&
              !std::is_same_v<T, char>)
   FieldValue(T u) : v_(as_storage(static_cast<std::uint64_t>(u))) {}
+  // A floating-point value, stored as double.
   template <class T>
     requires std::is_floating_point_v<T>
   FieldValue(T d) : v_(static_cast<double>(d)) {}
 
+  // The value, and whether it is a string.
   const Storage& storage() const { return v_; }
   bool is_string() const { return v_.index() == 0; }
 
@@ -58,6 +65,7 @@ class FieldValue {
 
 // One key/value pair of a record's structured fields or context.
 struct Field {
+  // The field's name and value.
   std::string_view key;
   FieldValue value;
 };
@@ -65,15 +73,19 @@ struct Field {
 // A field that owns its key and value: what a LoggerAdapter binds, what a
 // context scope pushes, what an OwnedRecord keeps.
 struct OwnedField {
+  // Copies `k` and `v`.
   OwnedField(std::string_view k, const FieldValue& v);
+  // The field's name and value, owned.
   std::string key;
   std::variant<std::string, std::int64_t, double, bool, std::uint64_t> value;
+  // A view of this field; valid while it lives unchanged.
   Field view() const;
 };
 
 // One exception of a chain, outermost first: the demangled type name and
 // what() of the exception.
 struct ExceptionEntry {
+  // The exception's demangled type name and what().
   std::string_view type;
   std::string_view message;
 };
@@ -122,12 +134,15 @@ struct TimeSplit {
 class LogRecord {
  public:
   std::string_view name;          // logger name
+  // The level number (Python's levelno).
   int levelno = 0;
   std::string_view pathname;      // source file as the compiler named it
+  // The source line of the call.
   std::uint32_t lineno = 0;
   std::string_view function;      // the compiler's full function signature
   Clock::time_point time;         // when the call was made, in the caller
   std::uint64_t thread = 0;       // OS thread id of the caller
+  // The calling thread's name, the process id and the program's name.
   std::string_view thread_name;
   std::int64_t process = 0;
   std::string_view process_name;
@@ -150,11 +165,15 @@ class LogRecord {
   // The rendered message. Renders on first use; a format error yields the
   // raw pattern and a marker, and render_error() tells what went wrong.
   std::string_view message() const;
+  // Sets the message text (a view: it must outlive the record's use).
   void set_message(std::string_view m) {
     message_ = m;
     pending_ = nullptr;
   }
+  // For the logger: the message is rendered from `p` on first use.
   void set_pending(const detail::PendingMessage* p) { pending_ = p; }
+  // Whether the message has been rendered, and the error met rendering it
+  // (null when none).
   bool rendered() const { return pending_ == nullptr; }
   std::exception_ptr render_error() const { return render_error_; }
   // True the first time it is asked after a render error: the one handler
@@ -167,6 +186,7 @@ class LogRecord {
 
   // Python's derived attributes.
   std::string_view levelname_view() const;  // empty for an unregistered level
+  // As levelname_view(), but "Level N" for an unregistered level, as Python.
   std::string levelname() const;
   std::string_view filename() const;   // last component of pathname
   std::string_view module() const;     // filename without extension
@@ -190,7 +210,9 @@ Clock::time_point start_time();
 class OwnedRecord {
  public:
   OwnedRecord() = default;
+  // Copies every string and field of `r`.
   explicit OwnedRecord(const LogRecord& r);
+  // Copies and moves keep the record's views valid.
   OwnedRecord(const OwnedRecord& other);
   OwnedRecord& operator=(const OwnedRecord& other);
   OwnedRecord(OwnedRecord&&) noexcept;
@@ -199,6 +221,7 @@ class OwnedRecord {
 
   // A view of this record; valid while this object lives unchanged.
   const LogRecord& view() const { return view_; }
+  // Member access to the view, and the rendered message.
   const LogRecord* operator->() const { return &view_; }
   std::string_view message() const { return message_; }
 

@@ -26,10 +26,12 @@ namespace offhand {
 // What a handler gets from its place in a tree. Every member has a default
 // initializer, so naming only some keeps -Wmissing-field-initializers quiet.
 struct HandlerSetup {
+  // The handler's level; nullopt leaves it.
   std::optional<int> level{};
   std::optional<std::string> format{};  // a Formatter pattern
   Formatter::Options format_options{};  // style, datefmt, zone of `format`
   FormatterPtr formatter{};             // or a formatter made elsewhere
+  // The handler's filters, and its name.
   std::vector<FilterPtr> filters{};
   std::string name{};
 };
@@ -40,6 +42,8 @@ HandlerPtr setup(HandlerPtr handler, const HandlerSetup& setup);
 
 // What a logger gets from its place in a tree.
 struct LoggerSetup {
+  // The logger's level (nullopt leaves it), propagate and disabled flags,
+  // handlers and filters.
   std::optional<int> level{};
   bool propagate = true;
   bool disabled = false;
@@ -56,10 +60,13 @@ struct LoggerSetup {
 // with a logger the tree does not name) stays open, where Python's
 // dictConfig would close every handler it made before.
 struct Tree {
+  // The root logger's setup, and each named logger's.
   LoggerSetup root{};
   std::vector<std::pair<std::string, LoggerSetup>> loggers{};
+  // Python's disable_existing_loggers.
   bool disable_existing = false;
 
+  // Applies the tree to `manager` at once.
   void apply(Manager& manager = default_manager()) const;
 };
 

@@ -62,12 +62,20 @@ namespace offhand::handlers {
 // limit (the last chance not to lose it), then closes the target.
 class AlertDigest final : public Handler {
  public:
+  // How records are passed, held and mailed; see the class comment.
   struct Options {
+    // Records at or above this level count as alerts; lower ones pass through.
     int level = offhand::level::kError;
+    // After a record is passed, later ones are held for this long and sent as
+    // one digest when it ends.
     std::chrono::milliseconds window{60'000};
+    // At most this many records (first alerts and digests) reach the target per
+    // `interval`; beyond it records are held for the next digest.
     std::size_t max_mails_per_interval = 10;
+    // The period of max_mails_per_interval.
     std::chrono::milliseconds interval{3'600'000};
     std::size_t max_records_in_digest = 20;  // K: listed in full, at least 1
+    // A thread of the digest's own sends due digests (see the class comment).
     bool timer = true;
     // With the timer: how often it also flushes the target, so that a target
     // holding mail for a retry (SmtpHandler) retries even when no record
@@ -94,8 +102,11 @@ class AlertDigest final : public Handler {
   AlertDigest(HandlerPtr target, Options options);
   ~AlertDigest() override;
 
+  // The counts; any thread.
   Stats stats() const noexcept;
+  // The handler the digests go to.
   const HandlerPtr& target() const noexcept { return target_; }
+  // The options given at construction.
   const Options& options() const noexcept { return options_; }
 
  protected:

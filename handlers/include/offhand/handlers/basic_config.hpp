@@ -30,7 +30,9 @@ struct BasicConfig {
   handlers::StreamHandler::Color color = handlers::StreamHandler::Color::kAuto;
   std::vector<HandlerPtr> handlers{};   // or these handlers
   std::optional<std::string> format{};  // default kBasicFormat
+  // strftime pattern of %(asctime)s; default: Python's.
   std::optional<std::string> datefmt{};
+  // The style of `format`.
   Formatter::Style style = Formatter::Style::kPercent;
   std::optional<int> level{};           // the root logger's level
   bool force = false;                   // close and replace the root's handlers
@@ -73,6 +75,8 @@ OFFHAND_DETAIL_MODULE_FUNCTION(error, level::kError)
 OFFHAND_DETAIL_MODULE_FUNCTION(critical, level::kCritical)
 #undef OFFHAND_DETAIL_MODULE_FUNCTION
 
+// logging.log: a record at level `lvl` on the root logger of the default
+// manager, as the functions above.
 template <class... Args>
 void log(int lvl, FormatString<Args...> f, Args&&... args) noexcept {
   detail::basic_config_if_unconfigured();

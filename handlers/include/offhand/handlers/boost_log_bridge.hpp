@@ -71,29 +71,39 @@ class BoostLogBridgeBackend final
     kLevel,         // the int is an offhand (Python) level already
   };
 
+  // How Boost.Log records become offhand records.
   struct Options {
     Manager* manager = nullptr;   // nullptr: offhand::default_manager()
     std::string default_logger{};   // for records without a Channel; "": root
     std::string logger_prefix{};   // "boost" → channel "net" goes to "boost.net"
+    // The names of the attributes read as the channel (the logger's name) and
+    // the severity (the level).
     std::string channel_attribute = "Channel";
     std::string severity_attribute = "Severity";
+    // How an int severity is read.
     IntSeverity int_severity = IntSeverity::kTrivialOrder;
     // For a severity of another type (a user's enum): the level, or nullopt
     // to fall back to the built-in mapping.
     std::function<std::optional<int>(const boost::log::attribute_value&)> severity{};
+    // The level of a record without a severity the bridge can read.
     int default_level = level::kInfo;
     int trace_level = 5;          // what trivial trace maps to
+    // How the record's TimeStamp attribute (a ptime) is read.
     BoostTimeZone time_zone = BoostTimeZone::kLocal;
+    // Whether the record's other attributes become fields of the offhand record.
     bool attributes_as_fields = true;
   };
 
   BoostLogBridgeBackend();
+  // A backend with the options given; the default constructor uses Options{}.
   explicit BoostLogBridgeBackend(Options options);
 
   // Called by the frontend on the logging thread. Never throws: a failure is
   // reported through offhand's error reporter.
   void consume(const boost::log::record_view& rec) noexcept;
 
+  // Records dropped because they came back into Boost.Log from offhand (a
+  // loop between the bridge and a BoostSinkHandler on the same core).
   std::uint64_t loop_drops() const noexcept { return loop_drops_.load(std::memory_order_relaxed); }
 
  private:

@@ -45,6 +45,7 @@ enum class BoostTimeZone { kLocal, kUtc };
 // ptime that is ambiguous (the hour repeated when DST ends) is read as the
 // system's mktime() reads it; a ptime that is not a date-time gives nullopt.
 boost::posix_time::ptime to_boost_time(Clock::time_point t, BoostTimeZone zone);
+// The inverse of to_boost_time().
 std::optional<Clock::time_point> from_boost_time(const boost::posix_time::ptime& t,
                                                  BoostTimeZone zone);
 
@@ -112,10 +113,12 @@ boost::log::attribute_value boost_trivial_severity(int level);
 // sink's frontend does its own locking.
 class BoostSinkHandler final : public Handler {
  public:
+  // How records are handed to the sink.
   struct Options {
     // Also registers the sink with boost::log::core (so Boost.Log's own
     // log calls reach it too); close() removes it again.
     bool add_to_core = false;
+    // The zone of the TimeStamp attribute given to the sink.
     BoostTimeZone time_zone = BoostTimeZone::kLocal;
     // The Severity attribute's value for a level; empty: the trivial
     // severity (boost_trivial_severity). For a sink whose filter or
@@ -126,9 +129,11 @@ class BoostSinkHandler final : public Handler {
 
   // Throws ConfigError for a null sink.
   explicit BoostSinkHandler(boost::shared_ptr<boost::log::sinks::sink> sink);
+  // As above, with options.
   BoostSinkHandler(boost::shared_ptr<boost::log::sinks::sink> sink, Options options);
   ~BoostSinkHandler() override;
 
+  // The sink the records go to.
   const boost::shared_ptr<boost::log::sinks::sink>& sink() const noexcept { return sink_; }
 
   // How many records the core refused to make (its global filter, or

@@ -18,11 +18,13 @@ namespace offhand::handlers {
 // postrotate scripts.
 class FileHandler final : public FileHandlerBase {
  public:
+  // The file options (mode, delay, buffering, permissions, sync); see FileOptions.
   using Options = FileOptions;
 
   // Opens the file now unless delayed; throws ConfigError naming the path
   // and the OS reason when it cannot.
   explicit FileHandler(std::string path);
+  // As above, with options.
   FileHandler(std::string path, Options options);
   ~FileHandler() override;
 };

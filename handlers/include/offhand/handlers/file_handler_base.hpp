@@ -48,6 +48,7 @@ struct FileOptions {
 // file to a backup (default: rename, skipped when the source is missing).
 // Called on the thread that writes, under the handler's lock; may throw.
 using FileNamer = std::function<std::string(const std::string& default_name)>;
+// See FileNamer.
 using FileRotator = std::function<void(const std::string& source, const std::string& dest)>;
 
 // The base of the file handlers (FileHandler, RotatingFileHandler,
@@ -63,6 +64,7 @@ using FileRotator = std::function<void(const std::string& source, const std::str
 // buffered and written as usual.
 class FileHandlerBase : public Handler {
  public:
+  // The path the handler writes to, as given.
   const std::string& path() const noexcept { return path_; }
 
   // Makes the handler close and reopen its path before its next write (for
@@ -100,11 +102,14 @@ class FileHandlerBase : public Handler {
 
   // For subclasses, under the lock.
   const FileOptions& file_options() const noexcept { return options_; }
+  // Whether a file is open now (false while delayed or after a failed open).
   bool file_open() const noexcept { return fd_ >= 0; }
+  // The open file's descriptor, or -1.
   int fd() const noexcept { return fd_; }
   // Opens the path (append, or truncate when the options say so);
   // std::system_error naming the path when it cannot.
   void open_file();
+  // Closes the open file, if any; never throws.
   void close_file() noexcept;
   // The size of the open file (opening it if needed), or nullopt when it is
   // not a regular file (never rolled over, as in Python).
@@ -112,12 +117,16 @@ class FileHandlerBase : public Handler {
 
   // Python's rotation_filename() and rotate(), with the hooks given.
   std::string rotation_filename(const std::string& default_name) const;
+  // Moves `source` to `dest` through the rotator hook (default: rename).
   void rotate(const std::string& source, const std::string& dest) const;
+  // Sets the namer and rotator hooks (either may be empty: the default).
   void set_rotation_hooks(FileNamer namer, FileRotator rotator);
   // rename(2) and unlink(2) (a missing file is not an error) throwing
   // std::system_error with the paths and the OS reason.
   static void rename_file(const std::string& source, const std::string& dest);
+  // unlink(2); a missing file is not an error.
   static void remove_file(const std::string& path);
+  // Whether `path` names an existing file.
   static bool file_exists(const std::string& path) noexcept;
 
  private:
@@ -154,6 +163,7 @@ void reopen_all_files() noexcept;
 // postrotate signal) that calls reopen_all_files(). Replaces the signal's
 // previous disposition; std::system_error when sigaction fails.
 void reopen_files_on_signal(int signal);
+// reopen_files_on_signal(SIGHUP).
 void reopen_files_on_signal();
 
 }  // namespace offhand::handlers

@@ -71,6 +71,7 @@ class HttpError : public std::runtime_error {
 // thread.
 class HttpHandler final : public Handler {
  public:
+  // Where and how records are sent; see the class comment.
   struct Options {
     // The endpoint: http://host[:port]/path or https://...
     std::string url;
@@ -78,8 +79,10 @@ class HttpHandler final : public Handler {
     // HTTP tokens; values have no control characters.
     std::vector<std::pair<std::string, std::string>> headers;
     std::string username;  // HTTP basic authentication when not empty
+    // The password of basic authentication.
     std::string password;
     bool gzip = false;  // needs a build with zlib (offhand/config.hpp)
+    // The limits of one request: records, and bytes of body before compression.
     std::size_t max_batch_records = 500;
     std::size_t max_batch_bytes = 1024 * 1024;
     // A longer record has its message cut to fit (see SocketHandler).
@@ -87,22 +90,31 @@ class HttpHandler final : public Handler {
     // Records held while they cannot be delivered.
     std::size_t max_pending_bytes = 8 * 1024 * 1024;
     TlsOptions tls{};  // certificate checks for https://
+    // Connecting (TCP and TLS) fails after this long.
     std::chrono::milliseconds connect_timeout{5'000};
     std::chrono::milliseconds timeout{15'000};  // one whole request
     int max_retries = -1;                       // tries after the first; -1: no limit
+    // The back-off after a failed request: retry.initial_backoff, doubling up
+    // to retry.max_backoff; a server's Retry-After is honoured up to
+    // max_retry_after.
     RetryOptions retry{};
     std::chrono::milliseconds max_retry_after{300'000};
     // The clock of the back-off and Retry-After; empty: steady_clock::now.
     std::function<std::chrono::steady_clock::time_point()> clock;
   };
 
+  // Counts since construction; each value is read atomically.
   struct Stats {
     std::uint64_t requests_sent = 0;      // answered 2xx
     std::uint64_t requests_failed = 0;    // every failed try counts
+    // Records delivered (in requests answered 2xx).
     std::uint64_t records_sent = 0;
     std::uint64_t records_dropped = 0;    // refused, retries exhausted, buffer full, close
+    // Records sent with a cut message (max_record_bytes).
     std::uint64_t records_truncated = 0;
+    // Outages begun (first failure after a success or the start).
     std::uint64_t outages = 0;
+    // Records held now, waiting to be sent.
     std::uint64_t pending_records = 0;
     long last_status = 0;                 // HTTP status of the last answer, 0 before one
   };
@@ -113,7 +125,9 @@ class HttpHandler final : public Handler {
   explicit HttpHandler(Options options);
   ~HttpHandler() override;
 
+  // The counts; any thread.
   Stats stats() const noexcept;
+  // The options given at construction.
   const Options& options() const noexcept { return options_; }
 
  protected:

@@ -30,11 +30,13 @@ namespace offhand::handlers {
 // throws, reported by handle_error.
 class JournalHandler final : public Handler {
  public:
+  // What each journal entry carries besides the record.
   struct Options {
     std::string identifier;  // SYSLOG_IDENTIFIER; empty: the program's name
   };
 
   JournalHandler();
+  // As above, with options; the default constructor uses Options{}.
   explicit JournalHandler(Options options);
 
   // The journal field name a record field's key becomes.

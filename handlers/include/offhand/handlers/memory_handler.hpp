@@ -25,12 +25,17 @@ namespace offhand::handlers {
 // Thread-safe; shares ownership of the target.
 class MemoryHandler final : public Handler {
  public:
+  // Python's MemoryHandler arguments.
   struct Options {
     std::size_t capacity = 0;      // Python's required capacity
+    // A record at or above this level flushes the buffer to the target at once.
     int flush_level = level::kError;
+    // Whether close() hands the buffer to the target (Python's flushOnClose).
     bool flush_on_close = true;
   };
 
+  // Holds records for `target` (shared); ConfigError for a null target or a
+  // zero capacity.
   MemoryHandler(HandlerPtr target, Options options);
   ~MemoryHandler() override;
 

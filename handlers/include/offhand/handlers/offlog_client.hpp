@@ -24,10 +24,13 @@ namespace offhand::offlog {
 // "[Errno n]", or the class's own (ENOENT for FileNotFoundError, ...), or 0.
 class Error : public std::runtime_error {
  public:
+  // An error of `python_class` with `text`; what() is "python_class: text".
   Error(std::string python_class, std::string text, int error_number = 0);
   // A message as the server sent it, split at its first ": ".
   static Error from_server(std::string_view message);
 
+  // The Python exception class name, the text after it, and the errno (0 when
+  // none applies).
   const std::string& python_class() const noexcept { return python_class_; }
   const std::string& text() const noexcept { return text_; }
   int error_number() const noexcept { return error_number_; }
@@ -76,7 +79,9 @@ class Error : public std::runtime_error {
 // does) and ROTATED only sets check_rotated().
 class Client {
  public:
+  // The server's socket, waits, bounds and back-off.
   struct Options {
+    // The server's Unix socket (offlog's default path).
     std::string socket = "/tmp/offlog.sock";
     // Bound of each wait: the blocking open's reply, and in close() the
     // flush of queued bytes and the wait for BYE.
@@ -87,6 +92,8 @@ class Client {
     // Bytes held at once: queued, sent but not yet confirmed by OK, and
     // queued for a rotated connection.
     std::size_t max_pending_bytes = 1 << 20;
+    // Survive faults by reconnecting (see the class comment), with a back-off
+    // from initial_backoff doubling to max_backoff.
     bool reconnect = true;
     std::chrono::milliseconds initial_backoff{100};
     std::chrono::milliseconds max_backoff{5000};
@@ -105,6 +112,7 @@ class Client {
   };
 
   Client();
+  // A closed client with these options; the default constructor uses Options{}.
   explicit Client(Options options);
   // Closes without blocking (block_send and block_close false); errors are
   // swallowed. Call close() first to know what happened.
@@ -143,11 +151,15 @@ class Client {
   // closed afterwards whatever happened. Idempotent.
   void close(bool block_send = true, bool block_close = true);
 
+  // Whether open() succeeded and close() has not been called.
   bool is_open() const noexcept;
   // Whether a connection is up now (false while waiting to reconnect).
   bool connected() const noexcept;
+  // The absolute path given to open().
   const std::string& path() const noexcept;
+  // The options given at construction.
   const Options& options() const noexcept;
+  // The counts; any thread.
   Stats stats() const noexcept;
 
  private:

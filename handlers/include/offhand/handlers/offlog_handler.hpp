@@ -33,7 +33,10 @@ namespace offhand::handlers {
 // bounded by Options::timeout.
 class OfflogHandler final : public Handler {
  public:
+  // The client's options (see offlog::Client::Options).
   struct Options {
+    // The server's Unix socket, the bound of each wait, and the bytes held
+    // while the server cannot take them.
     std::string socket = "/tmp/offlog.sock";
     std::chrono::milliseconds timeout{5000};
     std::size_t max_pending_bytes = 1 << 20;
@@ -41,6 +44,7 @@ class OfflogHandler final : public Handler {
     // for a refusal or an absent server. Default: connect and return; a
     // refusal or an absent server is reported and retried with back-off.
     bool block_open = false;
+    // Reconnection back-off: initial_backoff, doubling to max_backoff.
     std::chrono::milliseconds initial_backoff{100};
     std::chrono::milliseconds max_backoff{5000};
   };
@@ -50,9 +54,11 @@ class OfflogHandler final : public Handler {
   // empty socket path, a zero timeout or max_pending_bytes, and, with
   // block_open, for a refusal.
   explicit OfflogHandler(std::string filename);
+  // As above, with options.
   OfflogHandler(std::string filename, Options options);
   ~OfflogHandler() override;
 
+  // The file the server appends to.
   const std::string& filename() const noexcept { return filename_; }
   // The client's counts; any thread.
   offlog::Client::Stats stats() const noexcept { return client_.stats(); }

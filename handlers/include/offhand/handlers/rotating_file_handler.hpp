@@ -28,11 +28,13 @@ namespace offhand::handlers {
 // records, with one write(2) per file it touches.
 class RotatingFileHandler final : public FileHandlerBase {
  public:
+  // Python's maxBytes, backupCount, namer and rotator, and the file options.
   struct Options {
     std::uint64_t max_bytes = 0;  // 0: never roll over
     int backup_count = 0;         // >= 0
     FileNamer namer{};            // Python's namer (none: "app.log.1")
     FileRotator rotator{};        // Python's rotator (none: rename)
+    // Mode, delay, buffering, permissions, sync (see FileOptions).
     FileOptions file{};
   };
 

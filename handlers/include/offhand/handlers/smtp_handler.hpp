@@ -56,12 +56,14 @@ class SmtpError : public std::runtime_error {
 // digest) counts as that many records in stats().
 class SmtpHandler final : public Handler {
  public:
+  // How the connection is secured.
   enum class Security {
     kNone,      // plain SMTP (smtp://)
     kStartTls,  // smtp:// upgraded by STARTTLS, which is required
     kSmtps,     // TLS from the first byte (smtps://, usually port 465)
   };
 
+  // The server, the addresses, the subject and the retry policy.
   struct Options {
     std::string host = "localhost";     // name or IP address of the server
     std::uint16_t port = 0;             // 0: 25, or 465 for kSmtps
@@ -71,25 +73,32 @@ class SmtpHandler final : public Handler {
     // attributes and fields. Control characters become spaces; the result
     // is cut to max_subject_chars code points (with "...").
     std::string subject = "{levelname} in {name}: {message}";
+    // Longest subject, in code points.
     std::size_t max_subject_chars = 200;
+    // Plain, STARTTLS or SMTPS.
     Security security = Security::kNone;
     TlsOptions tls{};                   // certificate checks for kStartTls/kSmtps
     std::string username;               // AUTH when not empty
+    // The password of AUTH.
     std::string password;
     std::string local_name;             // EHLO name; empty: libcurl's default
     std::chrono::milliseconds connect_timeout{10'000};  // connect + greeting + TLS
     std::chrono::milliseconds timeout{30'000};          // one whole mail
     int max_retries = 5;                // attempts after the first, per mail
+    // Retry back-off: retry.initial_backoff, doubling per consecutive
+    // failure, up to retry.max_backoff.
     RetryOptions retry{.max_backoff = std::chrono::milliseconds{60'000}};
     std::size_t max_pending = 100;      // mails held for retry
   };
 
   // Counts since construction. Each value is read atomically.
   struct Stats {
+    // Mails delivered, and the records they carried.
     std::uint64_t mails_sent = 0;
     std::uint64_t records_sent = 0;
     std::uint64_t failed_attempts = 0;  // sends that failed (each retry counts)
     std::uint64_t mails_dropped = 0;    // given up: retries exhausted, buffer full, close
+    // Records in the mails given up.
     std::uint64_t records_dropped = 0;
     std::uint64_t pending = 0;          // mails waiting for a retry
   };
@@ -107,7 +116,9 @@ class SmtpHandler final : public Handler {
   SmtpHandler(Options options, SteadyClock clock);
   ~SmtpHandler() override;
 
+  // The counts; any thread.
   Stats stats() const noexcept;
+  // The options given at construction.
   const Options& options() const noexcept { return options_; }
 
  protected:

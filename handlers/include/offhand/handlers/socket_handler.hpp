@@ -57,6 +57,7 @@ class SocketError : public std::runtime_error {
 // the proxy's consumer thread. stats() may be called from any thread.
 class SocketHandler final : public Handler {
  public:
+  // Where to connect, what to hold, and the waits; see the class comment.
   struct Options {
     std::string host = "localhost";  // a name or an IPv4/IPv6 address
     std::uint16_t port = 0;          // required
@@ -72,6 +73,7 @@ class SocketHandler final : public Handler {
     // flush() waits at most this long for the socket to take the buffer;
     // close() waits close_timeout, then drops what is left.
     std::chrono::milliseconds flush_timeout{1'000};
+    // How long close() waits for the socket to take what is held.
     std::chrono::milliseconds close_timeout{2'000};
     // The clock of the back-off and the connect timeout; empty:
     // std::chrono::steady_clock::now. Tests move one by hand.
@@ -85,8 +87,10 @@ class SocketHandler final : public Handler {
     std::uint64_t records_truncated = 0;  // sent with a cut message
     std::uint64_t connects = 0;           // connections made
     std::uint64_t connect_attempts = 0;   // connections tried (made or not)
+    // Outages begun.
     std::uint64_t outages = 0;
     std::uint64_t pending_records = 0;    // in the buffer now
+    // Bytes in the buffer now.
     std::uint64_t pending_bytes = 0;
   };
 
@@ -96,7 +100,9 @@ class SocketHandler final : public Handler {
   explicit SocketHandler(Options options);
   ~SocketHandler() override;
 
+  // The counts; any thread.
   Stats stats() const noexcept;
+  // The options given at construction.
   const Options& options() const noexcept { return options_; }
 
  protected:
@@ -141,27 +147,40 @@ class SocketHandler final : public Handler {
 // Threads: as SocketHandler (under the handler's mutex, never blocks).
 class DatagramHandler final : public Handler {
  public:
+  // Where to send, and the longest datagram.
   struct Options {
+    // A name or an IPv4/IPv6 address.
     std::string host = "localhost";
     std::uint16_t port = 0;  // required
     // The IPv4 limit of a datagram; keep records under the path's MTU (about
     // 1400 bytes) where fragments could be lost.
     std::size_t max_record_bytes = 65'507;
-    RetryOptions retry{};  // between attempts to open the socket after one failed
+    // Between attempts to open the socket after one failed: the back-off of a
+    // name that does not resolve, and the quiet period that ends an outage
+    // (retry.max_backoff).
+    RetryOptions retry{};
+    // The clock of the back-off; empty: std::chrono::steady_clock::now.
     std::function<std::chrono::steady_clock::time_point()> clock;
   };
 
+  // Counts since construction; each value is read atomically.
   struct Stats {
     std::uint64_t records_sent = 0;     // handed to the kernel
     std::uint64_t records_dropped = 0;  // send failed, too long, unresolved name
+    // Records sent with a cut message.
     std::uint64_t records_truncated = 0;
+    // Outages begun.
     std::uint64_t outages = 0;
   };
 
+  // Checks the options (ConfigError for a missing port or a bad limit) and
+  // makes the socket.
   explicit DatagramHandler(Options options);
   ~DatagramHandler() override;
 
+  // The counts; any thread.
   Stats stats() const noexcept;
+  // The options given at construction.
   const Options& options() const noexcept { return options_; }
 
  protected:

@@ -44,6 +44,8 @@ class StreamHandler final : public Handler {
     Color color = Color::kAuto;
   };
 
+  // Writes to `out`, which must outlive the handler, each record followed by
+  // `terminator`.
   explicit StreamHandler(std::ostream& out = std::cerr, std::string terminator = "\n");
   StreamHandler(std::ostream& out, Options options);
 

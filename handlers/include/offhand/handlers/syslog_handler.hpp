@@ -57,11 +57,17 @@ class CollectorStream;  // handlers/src/collector_stream.hpp
 // dropped meanwhile.
 class SysLogHandler final : public Handler {
  public:
+  // The bytes on the wire (see the class comment).
   enum class Format { kPython, kRfc5424, kRfc3164 };
+  // How they travel.
   enum class Transport { kUdp, kTcp, kTls, kUnix };
+  // How messages are delimited on a stream transport.
   enum class Framing { kOctetCounting, kLf, kNone };
 
+  // The format, the transport and its peer, the header fields, TLS and the
+  // waits.
   struct Options {
+    // Format and transport; the collector at host:port (UDP, TCP, TLS).
     Format format = Format::kRfc5424;
     Transport transport = Transport::kUdp;
     std::string host = "localhost";
@@ -76,6 +82,7 @@ class SysLogHandler final : public Handler {
 
     // kPython: prepended to each message, and its terminating NUL.
     std::string ident;
+    // kPython: whether a NUL ends each message.
     bool append_nul = true;
 
     // RFC header fields. Empty: the host's name, the program's name, the
@@ -97,9 +104,14 @@ class SysLogHandler final : public Handler {
     bool tls_verify = true;
     std::string ca_file;           // PEM; empty: the system's CAs
     std::string cert_file;         // client certificate, optional
+    // The client certificate's private key (PEM), with cert_file.
     std::string key_file;
     std::string server_name;       // default: host
 
+    // Stream transports: a connect fails after connect_timeout, a write that
+    // makes no progress after write_timeout; reconnection backs off from
+    // initial_backoff, doubling to max_backoff; up to max_pending_bytes of
+    // records are held meanwhile.
     std::chrono::milliseconds connect_timeout{5000};
     std::chrono::milliseconds write_timeout{5000};
     std::chrono::milliseconds initial_backoff{1000};
@@ -123,6 +135,7 @@ class SysLogHandler final : public Handler {
   // Python's priority name for a level name ("WARNING" -> "warning"), and
   // facility names ("local0" -> 16); -1 for an unknown name.
   static int python_priority(std::string_view levelname);
+  // The facility number of a name ("local0" -> 16), -1 for an unknown one.
   static int facility_number(std::string_view name);
 
  protected:

@@ -34,18 +34,31 @@ namespace offhand::handlers {
 // records, with one write(2) per file it touches.
 class TimedRotatingFileHandler final : public FileHandlerBase {
  public:
+  // A time of day (Python's atTime).
   struct AtTime {
-    int hour = 0, minute = 0, second = 0;
+    int hour = 0;    // 0 to 23
+    int minute = 0;  // 0 to 59
+    int second = 0;  // 0 to 59
   };
   // Seconds since the epoch, as Python's int(time.time()).
   using TimeSource = std::function<std::int64_t()>;
 
+  // Python's when, interval, backupCount, utc, atTime, namer and rotator,
+  // then the clock and the file options.
   struct Options {
+    // Python's `when` (case-insensitive): "S", "M", "H", "D", "midnight", or
+    // "W0" to "W6" (Monday to Sunday).
     std::string when = "h";
+    // Units of `when` between rollovers (ignored by "midnight" and weekdays,
+    // as in Python).
     int interval = 1;
+    // Backups kept; older ones are deleted. 0: all are kept.
     int backup_count = 0;
+    // Rollover times and backup suffixes in UTC rather than local time.
     bool utc = false;
+    // The time of day of "midnight" and weekday rollovers (Python's atTime).
     std::optional<AtTime> at_time{};
+    // Python's namer and rotator (none: the default name and rename).
     FileNamer namer{};
     FileRotator rotator{};
     TimeSource clock{};  // none: the system clock

@@ -18,9 +18,13 @@ namespace offhand::handlers {
 // FileHandlerBase.
 class WatchedFileHandler final : public FileHandlerBase {
  public:
+  // The file options (see FileOptions).
   using Options = FileOptions;
 
+  // Opens the path now unless delayed; ConfigError naming the path and the
+  // OS reason when it cannot.
   explicit WatchedFileHandler(std::string path);
+  // As above, with options.
   WatchedFileHandler(std::string path, Options options);
   ~WatchedFileHandler() override;
 

@@ -30,6 +30,7 @@ class Core;  // the queue, the consumer thread and the counters (proxy/src)
 // What a log call does when the queue is full.
 class OverflowPolicy {
  public:
+  // The four policies, as made by the functions below.
   enum class Kind { kBlock, kDropNewest, kBlockFor, kLevelAware };
 
   // Nothing is lost: the caller waits for room. The default.
@@ -48,6 +49,7 @@ class OverflowPolicy {
     return {Kind::kLevelAware, {}, keep};
   }
 
+  // The policy, block_for's limit, and level_aware's keep level.
   Kind kind() const noexcept { return kind_; }
   std::chrono::nanoseconds limit() const noexcept { return limit_; }
   int keep_level() const noexcept { return keep_; }
@@ -96,6 +98,7 @@ struct ProxyCounters {
   // custom level counts with the standard level below it.
   static constexpr std::array<int, 6> kBands{level::kNotSet, level::kDebug, level::kInfo,
                                              level::kWarning, level::kError, level::kCritical};
+  // The index in kBands of the band `level` falls in.
   static std::size_t band(int level) noexcept;
 
   // Records handed to the proxy (that passed its level and filters). Each
@@ -125,8 +128,10 @@ struct ProxyCounters {
   // Most queue entries in use at once: the most records the consumer found
   // waiting in one look, or the capacity once a caller found the queue full.
   std::uint64_t high_water_mark = 0;
+  // Queue entries (the capacity after rounding).
   std::size_t capacity = 0;
 
+  // Records dropped in the band of `level`.
   std::uint64_t dropped_at(int level) const noexcept { return dropped_by_level[band(level)]; }
 };
 
@@ -186,10 +191,12 @@ struct ProxyCounters {
 // program installed with SA_ONSTACK.
 class ProxyHandler final : public Handler, private offhand::detail::ShutdownHook {
  public:
+  // The queue, the overflow policy, the batch and exit limits.
   struct Options {
     // Queue entries (records and control messages). Rounded up to a power of
     // two, at least 2.
     std::size_t capacity = 8192;
+    // What a log call does when the queue is full. Default: block.
     OverflowPolicy overflow = OverflowPolicy::block();
     // Bytes each queue entry keeps for its record's strings. A record that
     // fits never allocates; a larger one grows its entry once (the entry
@@ -198,6 +205,7 @@ class ProxyHandler final : public Handler, private offhand::detail::ShutdownHook
     // of about 200 characters. A proxy's resident memory is about
     // capacity * (entry_bytes + 272) bytes (2.6 MiB at the default 8192).
     std::size_t entry_bytes = 256;
+    // Memory an entry keeps after a larger record, at most.
     std::size_t max_retained_bytes = 64 * 1024;
     // A log call's source file and function name are static data of the
     // program (std::source_location): the queue keeps views of them rather
@@ -251,11 +259,13 @@ class ProxyHandler final : public Handler, private offhand::detail::ShutdownHook
   // the consumer thread. Throws ConfigError for a null target and
   // std::system_error when the thread cannot start.
   explicit ProxyHandler(HandlerPtr target);
+  // As above, with options.
   ProxyHandler(HandlerPtr target, Options options);
   // Wraps several handlers, each given, in queue order, the records its
   // level and filters take. The proxy starts at the lowest of their levels
   // (NOTSET without respect_handler_level), with no filters and no formatter.
   explicit ProxyHandler(std::vector<HandlerPtr> targets);
+  // As above, with options.
   ProxyHandler(std::vector<HandlerPtr> targets, Options options);
 
   // Closes (drains and joins) if not closed. May wait as long as close().
@@ -283,7 +293,9 @@ class ProxyHandler final : public Handler, private offhand::detail::ShutdownHook
   // call waits again for the first one's drain).
   bool close(std::chrono::nanoseconds timeout) noexcept;
 
+  // A snapshot of the counters; any thread.
   ProxyCounters counters() const noexcept;
+  // The options and protected handlers given at construction.
   const Options& options() const noexcept { return options_; }
   const std::vector<HandlerPtr>& targets() const noexcept { return targets_; }
 
