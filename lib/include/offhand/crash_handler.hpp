@@ -115,7 +115,9 @@ void install_crash_stack_for_this_thread(std::size_t bytes = 256 * 1024);
 // of its own (installed() is false), as without it.
 class CrashStack {
  public:
+  // Installs a stack of `bytes` on the calling thread (see above).
   explicit CrashStack(std::size_t bytes = 256 * 1024) noexcept;
+  // Puts back the previous stack and unmaps this one, if installed.
   ~CrashStack();
   CrashStack(const CrashStack&) = delete;
   CrashStack& operator=(const CrashStack&) = delete;

@@ -41,7 +41,7 @@ class StreamHandler final : public Handler {
   // Every member has a default, so `{.color = Color::kNever}` is enough.
   struct Options {
     std::string terminator = "\n";  // written after each record
-    Color color = Color::kAuto;
+    Color color = Color::kAuto;     // whether to colour the level name
   };
 
   // Writes to `out`, which must outlive the handler, each record followed by

@@ -244,7 +244,7 @@ class ProxyHandler final : public Handler, private offhand::detail::ShutdownHook
     // affinity of the thread that created it. A set the kernel refuses (no
     // CPU of it available to the process, a number at or above
     // CPU_SETSIZE) is a ConfigError at construction.
-    std::vector<int> cpu_affinity;
+    std::vector<int> cpu_affinity{};
     // Called on the consumer thread once it is named and pinned, before it
     // takes its first record: to set a real-time policy or priority, join
     // a cgroup, register with a profiler. The constructor waits for it
@@ -252,7 +252,7 @@ class ProxyHandler final : public Handler, private offhand::detail::ShutdownHook
     // log through this proxy (not yet constructed). It runs again on the new
     // consumer thread a fork() child starts, where what it throws goes to
     // the error reporter. Empty: nothing is called.
-    std::function<void()> on_thread_start;
+    std::function<void()> on_thread_start{};
   };
 
   // Wraps `target` (the one-element form of the constructor below). Starts
