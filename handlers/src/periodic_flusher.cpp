@@ -65,7 +65,11 @@ void* flusher_main(void*) {
                                  [](const Entry& a, const Entry& b) { return a.due < b.due; });
     const auto now = SteadyClock::now();
     if (next->due > now) {
-      f.cv.wait_until(lock, next->due);
+      // A copy: the wait releases the lock, and a handler registering
+      // meanwhile may move the entries (wait_until reads its deadline again
+      // after each wake-up).
+      const SteadyClock::time_point due = next->due;
+      f.cv.wait_until(lock, due);
       continue;
     }
     next->due = now + next->interval;
