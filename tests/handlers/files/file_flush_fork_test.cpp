@@ -106,9 +106,10 @@ TEST(PeriodicFlushTest, ShortLivedHandlersWriteTheirOutputExactlyOnce) {
   const int n = 200;
   for (int i = 0; i < n; ++i) {
     FileHandler h(dir.file("short.log"), {.buffer_bytes = kBig, .flush_interval = 1ns});
+    const std::string message = std::to_string(i);  // the record views it
     LogRecord r;
     r.levelno = level::kInfo;
-    r.set_message(std::to_string(i));
+    r.set_message(message);
     h.handle(r);
   }
   std::string expected;
