@@ -15,11 +15,30 @@ WatchedFileHandler::~WatchedFileHandler() { close(); }
 
 void WatchedFileHandler::before_write() {
   if (!file_open()) return;  // the write opens the path anyway
-  struct stat by_path {}, open {};
+  struct stat open {};
   // As Python: a failing fstat of our own descriptor counts as changed.
-  if (::stat(path().c_str(), &by_path) != 0 || ::fstat(fd(), &open) != 0 ||
-      by_path.st_dev != open.st_dev || by_path.st_ino != open.st_ino)
-    close_file();
+  if (::fstat(fd(), &open) != 0) return reopen_now();
+  struct stat by_path {};
+  if (::stat(path().c_str(), &by_path) == 0) {
+    moved_away_since_.reset();
+    if (by_path.st_dev != open.st_dev || by_path.st_ino != open.st_ino) reopen_now();
+    return;
+  }
+  // The path names nothing. Deleted (no name left): records written to the
+  // open file would be lost, so the path is created now, as Python does.
+  if (open.st_nlink == 0) return reopen_now();
+  // Moved away: a rotator between its rename and its `create`. Creating the
+  // path now would race it (logrotate then renames our file to
+  // "<path>-<date>.backup" and reports an error), so the moved file keeps
+  // the records until the rotator's file appears or kMovedAwayWait passes.
+  const auto now = std::chrono::steady_clock::now();
+  if (!moved_away_since_) moved_away_since_ = now;
+  else if (now - *moved_away_since_ >= kMovedAwayWait) reopen_now();
+}
+
+void WatchedFileHandler::reopen_now() noexcept {
+  moved_away_since_.reset();
+  close_file();
 }
 
 }  // namespace offhand::handlers

@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <optional>
 #include <string>
 
 #include <offhand/handlers/file_handler_base.hpp>
@@ -12,10 +14,17 @@
 namespace offhand::handlers {
 
 // Before each write(2) (once per batch, not per record) the path is
-// stat()ed; when it names no file, or a file with another device or inode
-// than the open one, the open file is closed and the path opened again, so
-// logrotate's `create` needs no signal. Thread-safety and batching as
-// FileHandlerBase.
+// stat()ed; when it names a file with another device or inode than the open
+// one, or the open file was deleted, the open file is closed and the path
+// opened again, so logrotate's `create` needs no signal.
+//
+// Differs from Python on purpose: when the open file was moved away (it
+// still has a name) and nothing is at the path yet, the handler keeps
+// writing to the moved file for up to kMovedAwayWait before it creates the
+// path itself. Python creates it at once, which races a rotator between its
+// rename and its `create` (logrotate then moves the handler's new file to
+// "<path>-<date>.backup" and reports an error). No record is lost either way.
+// Thread-safety and batching as FileHandlerBase.
 class WatchedFileHandler final : public FileHandlerBase {
  public:
   // The file options (see FileOptions).
@@ -28,8 +37,18 @@ class WatchedFileHandler final : public FileHandlerBase {
   WatchedFileHandler(std::string path, Options options);
   ~WatchedFileHandler() override;
 
+  // How long a file moved away keeps the records when nothing appears at
+  // the path (see the class comment).
+  static constexpr std::chrono::milliseconds kMovedAwayWait{1000};
+
  protected:
   void before_write() override;
+
+ private:
+  void reopen_now() noexcept;
+
+  // When the open file was first seen moved away with nothing at the path.
+  std::optional<std::chrono::steady_clock::time_point> moved_away_since_;
 };
 
 }  // namespace offhand::handlers
