@@ -45,18 +45,6 @@ constexpr std::size_t kMaxChunk = 64 * 1024;
   throw std::system_error(err, std::generic_category(), what);
 }
 
-// Waits until `fd` is ready for `events` or `deadline` passes (false).
-bool wait_for(int fd, short events, Clock::time_point deadline) {
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    pollfd p{fd, events, 0};
-    const int r = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(0, left.count())));
-    if (r > 0) return true;
-    if (r == 0) return false;
-    if (errno != EINTR) throw_errno(errno, "poll");
-  }
-}
-
 // Blocks SIGPIPE in this thread while alive, and discards one raised
 // meanwhile: a write to a connection the peer reset must fail with EPIPE,
 // not kill the program (OpenSSL writes with write(2), which has no
@@ -293,7 +281,7 @@ void CollectorStream::connect() {
       if (r == 1) break;
       const int e = SSL_get_error(tls_->ssl, r);
       if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) &&
-          wait_for(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline))
+          wait_ready(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline))
         continue;
       const long verify = SSL_get_verify_result(tls_->ssl);
       if (verify != X509_V_OK)
@@ -323,7 +311,7 @@ std::size_t CollectorStream::write_some(const char* p, std::size_t n, Clock::tim
       if (r > 0) return static_cast<std::size_t>(r);
       const int e = SSL_get_error(tls_->ssl, r);
       if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        if (!wait_for(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) return 0;
+        if (!wait_ready(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) return 0;
         continue;
       }
       if (e == SSL_ERROR_SYSCALL && errno != 0) throw_errno(errno, "write");
@@ -337,7 +325,7 @@ std::size_t CollectorStream::write_some(const char* p, std::size_t n, Clock::tim
     }
     if (r < 0 && errno == EINTR) continue;
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (!wait_for(fd_, POLLOUT, deadline)) return 0;
+      if (!wait_ready(fd_, POLLOUT, deadline)) return 0;
       continue;
     }
     throw_errno(r < 0 ? errno : EPIPE, "write");
@@ -348,14 +336,9 @@ void CollectorStream::check_peer() {
   // A collector never writes to us (TLS aside: session tickets), so only a
   // hang-up or an error is news: the peer restarted or went away, and what
   // we would write now would be lost with the connection.
-  pollfd p{fd_, POLLRDHUP, 0};
-  if (::poll(&p, 1, 0) <= 0) return;
-  if ((p.revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0) return;
-  int err = 0;
-  socklen_t len = sizeof err;
-  ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+  const int err = peer_gone(fd_);
+  if (err == EPIPE) throw std::runtime_error("the collector closed the connection");
   if (err != 0) throw_errno(err, "connection lost");
-  throw std::runtime_error("the collector closed the connection");
 }
 
 std::uint64_t CollectorStream::wire_written() const {

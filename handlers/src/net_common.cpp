@@ -162,17 +162,7 @@ namespace {
 // Waits for a stream connect in progress on `fd` to finish, up to
 // `deadline`; returns 0 or the errno value it failed with (ETIMEDOUT).
 int finish_connect(int fd, SteadyClock::time_point deadline) {
-  for (;;) {
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now());
-    pollfd p{.fd = fd, .events = POLLOUT, .revents = 0};
-    const int r = ::poll(&p, 1, static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 60'000)));
-    if (r > 0) return socket_error(fd);
-    if (r == 0) {
-      if (SteadyClock::now() >= deadline) return ETIMEDOUT;
-      continue;
-    }
-    if (errno != EINTR) return errno;
-  }
+  return wait_ready(fd, POLLOUT, deadline) ? socket_error(fd) : ETIMEDOUT;
 }
 
 }  // namespace
@@ -238,6 +228,27 @@ int socket_error(int fd) {
   socklen_t length = sizeof error;
   if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) return errno;
   return error;
+}
+
+bool wait_ready(int fd, short events, SteadyClock::time_point deadline) {
+  for (;;) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    pollfd p{.fd = fd, .events = events, .revents = 0};
+    const int r = ::poll(&p, 1, static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 60'000)));
+    if (r > 0) return true;
+    if (r == 0) {
+      if (SteadyClock::now() >= deadline) return false;
+      continue;  // a wait longer than the clamp
+    }
+    if (errno != EINTR) return true;
+  }
+}
+
+int peer_gone(int fd) {
+  pollfd p{.fd = fd, .events = POLLRDHUP, .revents = 0};
+  if (::poll(&p, 1, 0) != 1 || (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0) return 0;
+  const int error = socket_error(fd);
+  return error != 0 ? error : EPIPE;
 }
 
 }  // namespace offhand::handlers::detail

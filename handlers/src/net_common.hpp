@@ -144,4 +144,16 @@ int open_unix_socket(const std::string& path, int type, int& error);
 // connected, an errno value otherwise.
 int socket_error(int fd);
 
+// Waits until `fd` is ready for `events` (POLLOUT, POLLIN) or `deadline`
+// passes (false). Also true when poll itself fails: the caller's next call
+// on `fd` meets the error.
+bool wait_ready(int fd, short events, SteadyClock::time_point deadline);
+
+// Whether the peer of a connected stream socket closed its end or the
+// connection broke, found without waiting and without reading (a
+// collector never writes to us): 0 when neither, else the socket's error,
+// or EPIPE for an orderly close. Checked before writing, so that records
+// are not written into a connection that can no longer deliver them.
+int peer_gone(int fd);
+
 }  // namespace offhand::handlers::detail
