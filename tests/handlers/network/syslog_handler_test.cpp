@@ -168,13 +168,6 @@ void run_offhand(const std::string& document) {
   m.shutdown();
 }
 
-std::vector<std::string> datagrams(const test::LoopbackSocket& s, std::size_t n) {
-  std::vector<std::string> out;
-  std::string d;
-  while (out.size() < n && s.receive(d)) out.push_back(d);
-  return out;
-}
-
 TEST(SysLogPythonTest, SameDatagramsAsCPythonOverUdp) {
   test::LoopbackSocket udp(SOCK_DGRAM);
   const std::string doc = python_document(fmt::format(
@@ -182,9 +175,9 @@ TEST(SysLogPythonTest, SameDatagramsAsCPythonOverUdp) {
           "facility": "local3", "formatter": "f"}})",
       udp.port()));
   run_cpython(doc);
-  const std::vector<std::string> python = datagrams(udp, kCalls.size());
+  const std::vector<std::string> python = udp.receive(kCalls.size());
   run_offhand(doc);
-  const std::vector<std::string> ours = datagrams(udp, kCalls.size());
+  const std::vector<std::string> ours = udp.receive(kCalls.size());
   ASSERT_EQ(python.size(), kCalls.size());
   EXPECT_EQ(ours, python);
   EXPECT_EQ(python[0], std::string("<159>app.net[DEBUG]: debug line\0", 32));  // local3 = 19
@@ -198,10 +191,10 @@ TEST(SysLogPythonTest, SameDatagramsAsCPythonWithIdentNoNulAndFacilityNumber) {
           ".": {{"ident": "myapp: ", "append_nul": false}}}})",
       udp.port()));
   run_cpython(doc);
-  const std::vector<std::string> python = datagrams(udp, kCalls.size());
+  const std::vector<std::string> python = udp.receive(kCalls.size());
   run_offhand(doc);
   ASSERT_EQ(python.size(), kCalls.size());
-  EXPECT_EQ(datagrams(udp, kCalls.size()), python);
+  EXPECT_EQ(udp.receive(kCalls.size()), python);
   EXPECT_EQ(python[2], "<36>myapp: app.net[WARNING]: careful");
 }
 
