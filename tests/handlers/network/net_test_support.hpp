@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The SocketHandler tests' collector: a TCP listener on 127.0.0.1 the test
 // drives (accept, read lines, stop reading, drop, listen again). The
-// suite's other helpers are tests/support's (loopback.hpp, manual_clock.hpp,
+// suite's other test doubles are tests/support's (loopback.hpp, manual_clock.hpp,
 // test_scale.hpp, wait_until.hpp).
 #pragma once
 
