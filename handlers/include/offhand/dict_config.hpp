@@ -115,10 +115,12 @@ namespace offhand {
 //       name, the program's name, the pid, "-"); sd_id (default
 //       "fields@32473"; "" sends no structured data); utc (default false);
 //       max_message_bytes (datagrams; 0, the default: not cut); ident and
-//       append_nul (format "python"); tls_verify (default true), ca_file,
-//       cert_file, key_file, server_name; connect_timeout, write_timeout,
-//       initial_backoff, max_backoff (seconds: 5, 5, 1, 30);
-//       max_pending_bytes (default 4 MiB)
+//       append_nul (format "python"); verify_peer (default true) and
+//       ca_file, as the SMTP and HTTP classes (tls_verify, the former
+//       name of verify_peer, is still read; both at once is a
+//       ConfigError), cert_file, key_file, server_name; connect_timeout,
+//       write_timeout, initial_backoff, max_backoff (seconds: 5, 5, 1,
+//       30); max_pending_bytes (default 4 MiB)
 //   offhand.JournalHandler (when offhand/config.hpp says OFFHAND_HAS_JOURNAL;
 //   otherwise the name is known and rejected)
 //       identifier (SYSLOG_IDENTIFIER; default the program's name)
