@@ -145,7 +145,8 @@ TEST_F(SmtpHandlerTest, EncodesANonAsciiSubjectAsRfc2047Words) {
   for (const std::string& line : lines) {
     EXPECT_LE(line.size(), 76u) << line;
     for (char c : line) EXPECT_TRUE(static_cast<unsigned char>(c) < 0x80) << line;
-    pieces.push_back(decode_rfc2047(line.substr(line.rfind("Subject:", 0) == 0 ? 8 : 0)));
+    const std::size_t word = line.find("=?");  // after "Subject: " or the folding space
+    pieces.push_back(decode_rfc2047(line.substr(word == std::string::npos ? 0 : word)));
   }
   ASSERT_FALSE(pieces.empty());
   std::string joined;
