@@ -381,38 +381,40 @@ TEST_F(ProxyDeferredTest, TheFormatErrorReportIsTheEagerPathsReport) {
 
 // --- Values at the time of the call --------------------------------------------
 
+// A deferred proxy on log_ whose consumer is held in `target` with the
+// record "first": it renders what is logged next only after release().
+std::shared_ptr<ProxyHandler> held_proxy(Logger& log, const std::shared_ptr<CapturingHandler>& target) {
+  auto proxy = std::make_shared<ProxyHandler>(target, deferred());
+  log.add_handler(proxy);
+  target->hold();
+  log.info("first");
+  target->wait_until_blocked();
+  return proxy;
+}
+
 TEST_F(ProxyDeferredTest, AStringChangedOrDestroyedAfterTheCallShowsItsValueAtTheCall) {
   auto target = std::make_shared<CapturingHandler>();
-  auto proxy = std::make_shared<ProxyHandler>(target, deferred());
-  log_.add_handler(proxy);
-  // The consumer is held in the target with a first record, so it renders
-  // the second only after the strings below have changed.
-  target->hold();
-  log_.info("first");
-  target->wait_until_blocked();
+  auto proxy = held_proxy(log_, target);
   {
     std::string name(400, 'n');  // beyond a slot's inline size
     std::string word = "before";
     char buffer[16] = "c-string";
-    log_.info("{} {} {} {}", word, std::string_view(word), static_cast<const char*>(buffer), name.size());
+    log_.info("{} {} {} {}", word, std::string_view(word), static_cast<const char*>(buffer), name);
     word = "AFTER!";
     std::snprintf(buffer, sizeof buffer, "%s", "CHANGED");
     name.assign(400, 'X');
   }
   target->release();
   ASSERT_TRUE(proxy->flush(kLong));
-  EXPECT_EQ(target->messages(), (std::vector<std::string>{"first", "before before c-string 400"}));
+  EXPECT_EQ(target->messages(),
+            (std::vector<std::string>{"first", "before before c-string " + std::string(400, 'n')}));
   EXPECT_EQ(proxy->counters().deferred, 2u);
   log_.remove_handler(proxy);
 }
 
 TEST_F(ProxyDeferredTest, AUserTypeIsFormattedInTheCallerAndShowsItsValueAtTheCall) {
   auto target = std::make_shared<CapturingHandler>();
-  auto proxy = std::make_shared<ProxyHandler>(target, deferred());
-  log_.add_handler(proxy);
-  target->hold();
-  log_.info("first");
-  target->wait_until_blocked();
+  auto proxy = held_proxy(log_, target);
   Gauge gauge{7};
   log_.info("gauge {} of {}", gauge, 10);
   gauge.value = 99;
