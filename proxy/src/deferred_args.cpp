@@ -84,7 +84,12 @@ struct Sizer {
       n += 1 + sizeof(T);
       return true;
     } else if constexpr (std::is_same_v<T, const char*>) {
-      n += 1 + sizeof(std::uint32_t) + std::strlen(v) + 1;
+      // A null C string is {fmt}'s format error: the caller's path meets
+      // and reports it.
+      if (v == nullptr) return false;
+      const std::size_t len = std::strlen(v);
+      if (len > std::numeric_limits<std::uint32_t>::max()) return false;
+      n += 1 + sizeof(std::uint32_t) + len + 1;
       return true;
     } else if constexpr (std::is_same_v<T, fmt::string_view>) {
       if (v.size() > std::numeric_limits<std::uint32_t>::max()) return false;

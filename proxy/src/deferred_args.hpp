@@ -22,8 +22,9 @@ inline constexpr std::size_t kNotDeferrable = ~std::size_t{0};
 // The bytes encode_args() writes for `args`: a tag and the value of each
 // argument, a string's bytes copied after its length. kNotDeferrable when
 // an argument is not of {fmt}'s built-in kinds (integers, floating point,
-// bool, char, C string, string view, pointer), or when `format` names an
-// argument ("{name}": the names are not kept). Caller thread; no allocation.
+// bool, char, C string, string view, pointer), is a null C string, or when
+// `format` names an argument ("{name}": the names are not kept). Caller
+// thread; no allocation.
 std::size_t deferred_size(fmt::string_view format, fmt::format_args args) noexcept;
 
 // Writes the encoding of `args` to `out`, deferred_size() bytes (which must

@@ -441,6 +441,20 @@ TEST_F(ProxyDeferredTest, ANamedArgumentIsRenderedInTheCaller) {
   log_.remove_handler(proxy);
 }
 
+TEST_F(ProxyDeferredTest, ANullCStringIsTheCallersFormatError) {
+  auto target = std::make_shared<CapturingHandler>();
+  auto proxy = std::make_shared<ProxyHandler>(target, deferred());
+  log_.add_handler(proxy);
+  const char* none = nullptr;
+  log_.info(fmt::runtime("name {}"), none);
+  ASSERT_TRUE(proxy->flush(kLong));
+  ASSERT_EQ(target->messages().size(), 1u);
+  EXPECT_EQ(target->messages()[0].rfind("name {} [offhand: message not rendered: ", 0), 0u);
+  EXPECT_EQ(report_threads(), std::vector<std::thread::id>{std::this_thread::get_id()});
+  EXPECT_EQ(proxy->counters().deferred, 0u);
+  log_.remove_handler(proxy);
+}
+
 TEST_F(ProxyDeferredTest, AMessageAFilterRenderedIsCopiedNotRenderedAgain) {
   auto target = std::make_shared<CapturingHandler>();
   auto proxy = std::make_shared<ProxyHandler>(target, deferred());
