@@ -143,9 +143,11 @@ struct ProxyCounters {
 // QueueHandler and QueueListener in one object).
 //
 // Caller side (any thread, any number at once): handle() checks the proxy's
-// own level and filters, renders the message, copies the record into the
-// queue's memory (nothing borrowed crosses but the static source location,
-// see Options::copy_source_location) and returns, with no lock and, unless
+// own level and filters, renders the message (or, with Options::
+// deferred_formatting, copies its format string and built-in argument
+// values for the consumer to render), copies the record into the queue's
+// memory (nothing borrowed crosses but the static source location, see
+// Options::copy_source_location) and returns, with no lock and, unless
 // the consumer has been idle for 100 ms, no system call. Consumer side (one
 // thread per proxy): records and control messages are taken in queue order;
 // records go to each protected handler in batches, and flush, set_formatter
