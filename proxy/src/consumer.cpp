@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <exception>
 #include <cstring>
+#include <exception>
 #include <limits>
 #include <stdexcept>
 #include <thread>

@@ -3,12 +3,12 @@
 // into LogRecord views (consumer thread).
 #include "entry.hpp"
 
-#include "deferred_args.hpp"
-
 #include <limits>
 #include <new>
 #include <stdexcept>
 #include <type_traits>
+
+#include "deferred_args.hpp"
 
 namespace offhand::proxy::detail {
 namespace {

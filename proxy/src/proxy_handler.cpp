@@ -69,6 +69,7 @@ ProxyHandler::ProxyHandler(std::vector<HandlerPtr> targets, Options options)
   } catch (...) {
     detail::unregister_for_fork(core_.get());
     core_->close(std::nullopt);
+    core_->set_render_error_reporter(nullptr);
     throw;
   }
 }
