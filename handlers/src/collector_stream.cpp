@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/sockios.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -22,6 +21,7 @@
 #include <stdexcept>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -36,25 +36,13 @@
 namespace offhand::handlers::detail {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Clock = SteadyClock;
 
 // Largest chunk handed to one write: the granularity of acknowledgement.
 constexpr std::size_t kMaxChunk = 64 * 1024;
 
 [[noreturn]] void throw_errno(int err, const std::string& what) {
   throw std::system_error(err, std::generic_category(), what);
-}
-
-// Waits until `fd` is ready for `events` or `deadline` passes (false).
-bool wait_for(int fd, short events, Clock::time_point deadline) {
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    pollfd p{fd, events, 0};
-    const int r = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(0, left.count())));
-    if (r > 0) return true;
-    if (r == 0) return false;
-    if (errno != EINTR) throw_errno(errno, "poll");
-  }
 }
 
 // Blocks SIGPIPE in this thread while alive, and discards one raised
@@ -120,7 +108,9 @@ struct CollectorStream::Tls {
 struct CollectorStream::Tls {};
 #endif
 
-CollectorStream::CollectorStream(Options options) : options_(std::move(options)) {
+CollectorStream::CollectorStream(Options options)
+    : options_(std::move(options)),
+      backoff_(options_.retry.initial_backoff, options_.retry.max_backoff) {
   if (options_.unix_path.empty()) {
     if (options_.host.empty()) throw std::invalid_argument("host: must not be empty");
     if (options_.port == 0) throw std::invalid_argument("port: must be 1 to 65535");
@@ -131,8 +121,6 @@ CollectorStream::CollectorStream(Options options) : options_(std::move(options))
       throw std::invalid_argument("address: Unix socket path too long");
     description_ = "unix " + options_.unix_path;
   }
-  if (options_.initial_backoff.count() < 0 || options_.max_backoff < options_.initial_backoff)
-    throw std::invalid_argument("max_backoff: must be at least initial_backoff");
   if (options_.tls) {
 #if OFFHAND_HAS_TLS
     tls_ = std::make_unique<Tls>();
@@ -142,12 +130,13 @@ CollectorStream::CollectorStream(Options options) : options_(std::move(options))
     // Partial writes: a write that times out is retried later with the
     // same bytes, possibly moved (the pending buffer grows meanwhile).
     SSL_CTX_set_mode(tls_->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    SSL_CTX_set_verify(tls_->ctx, options_.tls_verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
-    const int loaded = options_.ca_file.empty()
+    SSL_CTX_set_verify(tls_->ctx, options_.tls_options.verify_peer ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
+    const std::string& ca_file = options_.tls_options.ca_file;
+    const int loaded = ca_file.empty()
                            ? SSL_CTX_set_default_verify_paths(tls_->ctx)
-                           : SSL_CTX_load_verify_locations(tls_->ctx, options_.ca_file.c_str(), nullptr);
+                           : SSL_CTX_load_verify_locations(tls_->ctx, ca_file.c_str(), nullptr);
     if (loaded != 1)
-      throw std::runtime_error(fmt::format("ca_file: cannot load '{}': {}", options_.ca_file, ssl_errors()));
+      throw std::runtime_error(fmt::format("ca_file: cannot load '{}': {}", ca_file, ssl_errors()));
     if (!options_.cert_file.empty()) {
       const std::string& key = options_.key_file.empty() ? options_.cert_file : options_.key_file;
       if (SSL_CTX_use_certificate_chain_file(tls_->ctx, options_.cert_file.c_str()) != 1)
@@ -166,9 +155,9 @@ CollectorStream::~CollectorStream() { disconnect(); }
 bool CollectorStream::append(std::string_view record) {
   if (held() + record.size() > options_.max_pending_bytes) {
     ++dropped_total_;
-    ++dropped_in_episode_;
-    if (!troubled_) {
-      troubled_ = true;
+    const bool begins = outage_.begin(Clock::now());
+    outage_.dropped(1);
+    if (begins) {
       report_ = fmt::format("{}: {} bytes pending, the limit: dropping records until the collector takes them",
                             description_, held());
     }
@@ -189,8 +178,8 @@ CollectorStream::Outcome CollectorStream::send() {
         out.all_written = true;
         return out;
       }
-      if (now < next_attempt_) {
-        out.report = std::move(report_);
+      if (!backoff_.due(now)) {
+        out.report = std::exchange(report_, {});
         return out;
       }
       connect();
@@ -214,36 +203,27 @@ CollectorStream::Outcome CollectorStream::send() {
     }
     // Asking the kernel what was acknowledged costs a system call: once per
     // chunk of records written, or at once while a recovery is awaited.
-    if (troubled_ || sent_ >= checked_ + kMaxChunk) {
+    if (outage_.active() || sent_ >= checked_ + kMaxChunk) {
       release_acknowledged();
       checked_ = sent_;
     }
-    backoff_ = std::chrono::milliseconds(0);
+    backoff_.succeeded();
   } catch (const std::exception& e) {
     fail();
-    backoff_ = backoff_.count() == 0 ? options_.initial_backoff
-                                     : std::min(options_.max_backoff, backoff_ * 2);
-    next_attempt_ = now + backoff_;
-    if (!troubled_) {
-      troubled_ = true;
-      report_ = fmt::format("{}: {}", description_, e.what());
-    }
-    out.report = std::move(report_);
-    report_.clear();
+    backoff_.failed(now);
+    if (outage_.begin(now)) report_ = fmt::format("{}: {}", description_, e.what());
+    out.report = std::exchange(report_, {});
     return out;
   }
   out.all_written = sent_ == end;
   // Recovered once the peer acknowledged everything: a collector that
   // merely let its socket buffers fill again has not caught up.
-  if (troubled_ && held() == 0) {
-    troubled_ = false;
-    if (dropped_in_episode_ > 0)
-      report_ = fmt::format("{}: the collector takes records again; {} records were dropped meanwhile",
-                            description_, dropped_in_episode_);
-    dropped_in_episode_ = 0;
+  if (outage_.active() && held() == 0) {
+    if (auto summary = outage_.end(Clock::now()); summary && summary->dropped > 0)
+      report_ = fmt::format("{}: delivering again after {}; {} dropped during the outage", description_,
+                            duration_text(summary->lasted), records_text(summary->dropped));
   }
-  out.report = std::move(report_);
-  report_.clear();
+  out.report = std::exchange(report_, {});
   return out;
 }
 
@@ -263,48 +243,14 @@ void CollectorStream::connect() {
   const auto deadline = Clock::now() + options_.connect_timeout;
   int fd = -1;
   if (!options_.unix_path.empty()) {
-    fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) throw_errno(errno, "socket");
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    std::memcpy(sa.sun_path, options_.unix_path.c_str(), options_.unix_path.size() + 1);
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) {
-      const int err = errno;
-      ::close(fd);
-      throw_errno(err, "cannot connect");
-    }
-  } else {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    const std::string port = std::to_string(options_.port);
-    if (int rc = ::getaddrinfo(options_.host.c_str(), port.c_str(), &hints, &res); rc != 0)
-      throw std::runtime_error(fmt::format("cannot resolve '{}': {}", options_.host, gai_strerror(rc)));
     int err = 0;
-    for (addrinfo* ai = res; ai != nullptr && fd < 0; ai = ai->ai_next) {
-      fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-      if (fd < 0) {
-        err = errno;
-        continue;
-      }
-      if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-        err = errno;
-        if (err == EINPROGRESS) {
-          err = ETIMEDOUT;
-          if (wait_for(fd, POLLOUT, deadline)) {
-            socklen_t len = sizeof err;
-            ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-          }
-        }
-        if (err != 0) {
-          ::close(fd);
-          fd = -1;
-        }
-      }
-    }
-    ::freeaddrinfo(res);
+    fd = open_unix_socket(options_.unix_path, SOCK_STREAM | SOCK_NONBLOCK, err);
     if (fd < 0) throw_errno(err, "cannot connect");
+  } else {
+    bool in_progress = false;
+    std::string why;
+    fd = open_socket(options_.host, options_.port, SOCK_STREAM, in_progress, why, deadline);
+    if (fd < 0) throw std::runtime_error("cannot connect: " + why);
     const int on = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
     // Records go out in whole batches already; Nagle would only hold the
@@ -322,11 +268,11 @@ void CollectorStream::connect() {
     const bool is_ip = ::inet_pton(AF_INET, name.c_str(), &scratch) == 1 ||
                        ::inet_pton(AF_INET6, name.c_str(), &scratch) == 1;
     if (is_ip) {
-      if (options_.tls_verify && X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls_->ssl), name.c_str()) != 1)
+      if (options_.tls_options.verify_peer && X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls_->ssl), name.c_str()) != 1)
         throw std::runtime_error("TLS: " + ssl_errors());
     } else {
       SSL_set_tlsext_host_name(tls_->ssl, name.c_str());
-      if (options_.tls_verify && SSL_set1_host(tls_->ssl, name.c_str()) != 1)
+      if (options_.tls_options.verify_peer && SSL_set1_host(tls_->ssl, name.c_str()) != 1)
         throw std::runtime_error("TLS: " + ssl_errors());
     }
     SigpipeGuard guard;
@@ -335,7 +281,7 @@ void CollectorStream::connect() {
       if (r == 1) break;
       const int e = SSL_get_error(tls_->ssl, r);
       if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) &&
-          wait_for(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline))
+          wait_ready(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline))
         continue;
       const long verify = SSL_get_verify_result(tls_->ssl);
       if (verify != X509_V_OK)
@@ -365,7 +311,7 @@ std::size_t CollectorStream::write_some(const char* p, std::size_t n, Clock::tim
       if (r > 0) return static_cast<std::size_t>(r);
       const int e = SSL_get_error(tls_->ssl, r);
       if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        if (!wait_for(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) return 0;
+        if (!wait_ready(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) return 0;
         continue;
       }
       if (e == SSL_ERROR_SYSCALL && errno != 0) throw_errno(errno, "write");
@@ -379,7 +325,7 @@ std::size_t CollectorStream::write_some(const char* p, std::size_t n, Clock::tim
     }
     if (r < 0 && errno == EINTR) continue;
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (!wait_for(fd_, POLLOUT, deadline)) return 0;
+      if (!wait_ready(fd_, POLLOUT, deadline)) return 0;
       continue;
     }
     throw_errno(r < 0 ? errno : EPIPE, "write");
@@ -390,14 +336,9 @@ void CollectorStream::check_peer() {
   // A collector never writes to us (TLS aside: session tickets), so only a
   // hang-up or an error is news: the peer restarted or went away, and what
   // we would write now would be lost with the connection.
-  pollfd p{fd_, POLLRDHUP, 0};
-  if (::poll(&p, 1, 0) <= 0) return;
-  if ((p.revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0) return;
-  int err = 0;
-  socklen_t len = sizeof err;
-  ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+  const int err = peer_gone(fd_);
+  if (err == EPIPE) throw std::runtime_error("the collector closed the connection");
   if (err != 0) throw_errno(err, "connection lost");
-  throw std::runtime_error("the collector closed the connection");
 }
 
 std::uint64_t CollectorStream::wire_written() const {

@@ -2,7 +2,8 @@
 // Private: CollectorStream, a byte stream of records to a log collector
 // (TCP, TLS over TCP, or a Unix stream socket) that reconnects with back-off,
 // holds a bounded buffer of pending records, and after a broken connection
-// resends from the first record the peer had not acknowledged.
+// resends from the first record the peer had not acknowledged. Its back-off,
+// outage report and connect are net_common's, as every network handler's.
 #pragma once
 
 #include <chrono>
@@ -12,6 +13,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include <offhand/handlers/network_options.hpp>
+
+#include "net_common.hpp"
 
 namespace offhand::handlers::detail {
 
@@ -35,22 +40,23 @@ class CollectorStream {
     std::uint16_t port = 0;
     std::string unix_path;          // a Unix stream socket instead of TCP
     bool tls = false;               // TLS over TCP (OpenSSL)
-    bool tls_verify = true;         // check the certificate chain and name
-    std::string ca_file;            // trusted CAs (PEM); empty: the system's
+    TlsOptions tls_options{};       // verify_peer, ca_file (empty: the system's CAs)
     std::string cert_file;          // client certificate (PEM), optional
     std::string key_file;           // its key; default cert_file
     std::string server_name;        // name the certificate must carry; default host
     std::chrono::milliseconds connect_timeout{5000};
     std::chrono::milliseconds write_timeout{5000};
-    std::chrono::milliseconds initial_backoff{1000};  // then doubling
-    std::chrono::milliseconds max_backoff{30000};
+    RetryOptions retry{};           // checked by the owner (RetryOptions::check)
     std::size_t max_pending_bytes = 4 << 20;  // unsent and unacknowledged records
   };
 
   // What one send() did: whether everything appended so far is written, and
-  // a report for the owner's error path, given once per episode: at the
-  // first failure after a success ("cannot connect to ...: Connection
-  // refused"), and when the stream recovers after records were dropped.
+  // a report for the owner's error path, given once per outage (an Outage:
+  // from the first failure or drop to the moment the collector has
+  // acknowledged everything again): when it begins ("tcp host:514: cannot
+  // connect: Connection refused"), and when it ends if records were dropped
+  // meanwhile ("delivering again after 2.5 s; 3 records dropped during the
+  // outage").
   struct Outcome {
     bool all_written = false;
     std::string report;  // empty: nothing to report
@@ -90,7 +96,7 @@ class CollectorStream {
 
  private:
   struct Tls;  // the OpenSSL context and session (collector_stream.cpp)
-  using Clock = std::chrono::steady_clock;
+  using Clock = SteadyClock;
 
   void connect();                  // throws std::runtime_error
   std::size_t write_some(const char* p, std::size_t n, Clock::time_point deadline);
@@ -123,14 +129,12 @@ class CollectorStream {
   std::uint64_t plain_written_ = 0;       // wire bytes written, without TLS
 
   bool stalled_ = false;         // the last write timed out: do not wait again
-  bool troubled_ = false;        // a failure was reported and not yet cleared
+  Outage outage_;                // a failure or drop was reported and not yet over
   std::string report_;           // for the next send()'s Outcome
-  std::uint64_t dropped_in_episode_ = 0;
   std::uint64_t dropped_total_ = 0;
   std::uint64_t resent_total_ = 0;
   std::uint64_t connections_ = 0;
-  std::chrono::milliseconds backoff_{0};
-  Clock::time_point next_attempt_{};
+  Backoff backoff_;              // between connection attempts
 };
 
 }  // namespace offhand::handlers::detail

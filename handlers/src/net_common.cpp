@@ -3,7 +3,9 @@
 
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -155,8 +157,18 @@ Fit append_record(std::string& out, const LogRecord& record, std::size_t max_byt
   return Fit::kDropped;
 }
 
+namespace {
+
+// Waits for a stream connect in progress on `fd` to finish, up to
+// `deadline`; returns 0 or the errno value it failed with (ETIMEDOUT).
+int finish_connect(int fd, SteadyClock::time_point deadline) {
+  return wait_ready(fd, POLLOUT, deadline) ? socket_error(fd) : ETIMEDOUT;
+}
+
+}  // namespace
+
 int open_socket(const std::string& host, std::uint16_t port, int type, bool& in_progress,
-                std::string& why) {
+                std::string& why, std::optional<SteadyClock::time_point> deadline) {
   in_progress = false;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -176,16 +188,38 @@ int open_socket(const std::string& host, std::uint16_t port, int type, bool& in_
       why = fmt::format("socket: {}", std::strerror(errno));
       continue;
     }
-    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0) break;
-    if (errno == EINPROGRESS && type == SOCK_STREAM) {
-      in_progress = true;
-      break;
+    int error = ::connect(fd, a->ai_addr, a->ai_addrlen) == 0 ? 0 : errno;
+    if (error == EINPROGRESS && type == SOCK_STREAM) {
+      if (!deadline) {
+        in_progress = true;
+        break;
+      }
+      error = finish_connect(fd, *deadline);
     }
-    why = std::strerror(errno);
+    if (error == 0) break;
+    why = std::strerror(error);
     ::close(fd);
     fd = -1;
   }
   ::freeaddrinfo(list);
+  return fd;
+}
+
+int open_unix_socket(const std::string& path, int type, int& error) {
+  const int fd = ::socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = errno;
+    return -1;
+  }
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::memcpy(sa.sun_path, path.c_str(), std::min(path.size() + 1, sizeof sa.sun_path));
+  sa.sun_path[sizeof sa.sun_path - 1] = '\0';
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) {
+    error = errno;
+    ::close(fd);
+    return -1;
+  }
   return fd;
 }
 
@@ -194,6 +228,27 @@ int socket_error(int fd) {
   socklen_t length = sizeof error;
   if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) return errno;
   return error;
+}
+
+bool wait_ready(int fd, short events, SteadyClock::time_point deadline) {
+  for (;;) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    pollfd p{.fd = fd, .events = events, .revents = 0};
+    const int r = ::poll(&p, 1, static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 60'000)));
+    if (r > 0) return true;
+    if (r == 0) {
+      if (SteadyClock::now() >= deadline) return false;
+      continue;  // a wait longer than the clamp
+    }
+    if (errno != EINTR) return true;
+  }
+}
+
+int peer_gone(int fd) {
+  pollfd p{.fd = fd, .events = POLLRDHUP, .revents = 0};
+  if (::poll(&p, 1, 0) != 1 || (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0) return 0;
+  const int error = socket_error(fd);
+  return error != 0 ? error : EPIPE;
 }
 
 }  // namespace offhand::handlers::detail

@@ -117,17 +117,43 @@ enum class Fit { kWhole, kTruncated, kDropped };
 Fit append_record(std::string& out, const LogRecord& record, std::size_t max_bytes,
                   const std::function<void(std::string&, const LogRecord&)>& format);
 
+// The one way the network handlers open a socket to a collector.
+//
 // Opens a non-blocking socket (SOCK_STREAM or SOCK_DGRAM) to host:port and
 // starts connecting it; for a datagram socket the connect is complete at
-// once. Returns the descriptor, with `in_progress` set when a stream
-// connect has not finished yet (poll it for POLLOUT, then read SO_ERROR),
-// or -1 with `why` set. Resolves the name with getaddrinfo (which may block
-// on DNS for a name that is not an address).
+// once. Without `deadline`, returns at once: the descriptor, with
+// `in_progress` set when a stream connect has not finished yet (poll it
+// for POLLOUT, then read socket_error()). With `deadline`, waits until
+// then for each address in turn (the next one is tried when one fails:
+// "localhost" is ::1 and 127.0.0.1), so `in_progress` is never set.
+// Returns -1 with `why` set ("Connection refused", "cannot resolve ...",
+// "Connection timed out") when no address connects. Resolves the name with
+// getaddrinfo (which may block on DNS for a name that is not an address).
 int open_socket(const std::string& host, std::uint16_t port, int type, bool& in_progress,
-                std::string& why);
+                std::string& why,
+                std::optional<SteadyClock::time_point> deadline = std::nullopt);
+
+// Connects a socket of `type` (SOCK_STREAM or SOCK_DGRAM, with
+// SOCK_NONBLOCK when wanted) to the Unix socket at `path` (its length
+// checked by the caller). Returns the descriptor, or -1 with
+// the errno value in `error` (EPROTOTYPE: the socket at `path` is of the
+// other type).
+int open_unix_socket(const std::string& path, int type, int& error);
 
 // The pending error of a socket whose connect was in progress: 0 when it
 // connected, an errno value otherwise.
 int socket_error(int fd);
+
+// Waits until `fd` is ready for `events` (POLLOUT, POLLIN) or `deadline`
+// passes (false). Also true when poll itself fails: the caller's next call
+// on `fd` meets the error.
+bool wait_ready(int fd, short events, SteadyClock::time_point deadline);
+
+// Whether the peer of a connected stream socket closed its end or the
+// connection broke, found without waiting and without reading (a
+// collector never writes to us): 0 when neither, else the socket's error,
+// or EPIPE for an orderly close. Checked before writing, so that records
+// are not written into a connection that can no longer deliver them.
+int peer_gone(int fd);
 
 }  // namespace offhand::handlers::detail

@@ -187,28 +187,9 @@ SocketHandler::Stats SocketHandler::stats() const noexcept {
 
 namespace {
 
-int remaining_ms(const std::optional<SteadyClock::time_point>& until) {
-  if (!until) return 0;
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      *until - SteadyClock::now());
-  return static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 60'000));
-}
-
-// Whether the collector closed its end (or the connection broke) while
-// nothing was being written: found before writing, so that records are not
-// written into a connection that can no longer deliver them.
-bool peer_gone(int fd) {
-  pollfd p{.fd = fd, .events = POLLRDHUP, .revents = 0};
-  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
-}
-
 bool wait_writable(int fd, const std::optional<SteadyClock::time_point>& until) {
-  const int ms = remaining_ms(until);
-  if (ms <= 0) return false;
-  pollfd p{.fd = fd, .events = POLLOUT, .revents = 0};
-  return ::poll(&p, 1, ms) == 1;
+  return until && detail::wait_ready(fd, POLLOUT, *until);
 }
-
 
 }  // namespace
 
@@ -280,7 +261,8 @@ void SocketHandler::pump(bool force_connect, std::chrono::milliseconds wait) {
   bool force = force_connect;
   for (;;) {
     const auto t = detail::now(o.clock);
-    if (s.fd >= 0 && !s.connecting && peer_gone(s.fd)) s.fail(t, "the collector closed the connection");
+    if (s.fd >= 0 && !s.connecting && detail::peer_gone(s.fd) != 0)
+      s.fail(t, "the collector closed the connection");
     if (s.waiting_records() == 0) break;
     if (s.fd < 0) {
       if (!force && !s.backoff.due(t)) break;

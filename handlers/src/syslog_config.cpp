@@ -15,10 +15,6 @@ namespace {
 
 using Transport = SysLogHandler::Transport;
 
-std::chrono::milliseconds millis(const ConfigNode& seconds) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(seconds.as_seconds());
-}
-
 // "local0", 16, or "ext://logging.handlers.SysLogHandler.LOG_LOCAL0".
 int facility(const ConfigNode& node) {
   if (node.kind() != ConfigNode::Kind::kString) return static_cast<int>(node.as_int(0, 23));
@@ -131,15 +127,20 @@ HandlerPtr make_offhand(const ConfigNode& entry) {
   if (auto v = entry.get("utc")) options.utc = v->as_bool();
   if (auto v = entry.get("max_message_bytes"))
     options.max_message_bytes = static_cast<std::size_t>(v->as_int(0, 1 << 30));
-  if (auto v = entry.get("tls_verify")) options.tls_verify = v->as_bool();
-  if (auto v = entry.get("ca_file")) options.ca_file = v->as_string();
+  read_tls(entry, options.tls);
+  // tls_verify: this class's key before verify_peer, the other network
+  // classes' spelling; still read, so that a configuration that turned
+  // verification off keeps working. Both at once is a mistake.
+  if (auto v = entry.get("tls_verify")) {
+    if (entry.get("verify_peer")) v->fail("give verify_peer only (tls_verify is its old name)");
+    options.tls.verify_peer = v->as_bool();
+  }
   if (auto v = entry.get("cert_file")) options.cert_file = v->as_string();
   if (auto v = entry.get("key_file")) options.key_file = v->as_string();
   if (auto v = entry.get("server_name")) options.server_name = v->as_string();
   if (auto v = entry.get("connect_timeout")) options.connect_timeout = millis(*v);
   if (auto v = entry.get("write_timeout")) options.write_timeout = millis(*v);
-  if (auto v = entry.get("initial_backoff")) options.initial_backoff = millis(*v);
-  if (auto v = entry.get("max_backoff")) options.max_backoff = millis(*v);
+  read_retry(entry, options.retry);
   if (auto v = entry.get("max_pending_bytes"))
     options.max_pending_bytes = static_cast<std::size_t>(v->as_int(0, std::int64_t{1} << 40));
   entry.reject_unknown_keys();

@@ -22,6 +22,7 @@
 #include <offhand/error.hpp>
 
 #include "collector_stream.hpp"
+#include "net_common.hpp"
 #include "severity.hpp"
 
 namespace offhand::handlers {
@@ -87,6 +88,38 @@ std::string default_app_name() {
 
 }  // namespace
 
+// The datagram transports: UDP to an address resolved once (sendto, as
+// Python), or a Unix datagram socket connected again when a send fails.
+struct SysLogHandler::Datagrams {
+  Datagrams(std::string label_, std::string unix_path_)
+      : label(std::move(label_)), unix_path(std::move(unix_path_)) {}
+  ~Datagrams() {
+    if (udp_fd >= 0) ::close(udp_fd);
+    close_unix();
+  }
+  Datagrams(const Datagrams&) = delete;
+  Datagrams& operator=(const Datagrams&) = delete;
+
+  // (Re)connects the Unix socket: 0, or the errno value it failed with.
+  int connect_unix() {
+    close_unix();
+    int error = 0;
+    unix_fd = detail::open_unix_socket(unix_path, SOCK_DGRAM, error);
+    return unix_fd >= 0 ? 0 : error;
+  }
+  void close_unix() {
+    if (unix_fd >= 0) ::close(unix_fd);
+    unix_fd = -1;
+  }
+
+  const std::string label;      // "udp host:514", "unix /dev/log"
+  const std::string unix_path;
+  int udp_fd = -1;
+  std::string udp_address;      // the sockaddr UDP sends to
+  int unix_fd = -1;             // blocking, as Python's
+  detail::Outage outage;        // sends are failing
+};
+
 int SysLogHandler::python_priority(std::string_view levelname) {
   if (levelname == "DEBUG") return 7;
   if (levelname == "INFO") return 6;
@@ -110,25 +143,33 @@ SysLogHandler::SysLogHandler(Options options) : options_(std::move(options)) {
   procid_ = header_field(options_.procid.empty() ? std::to_string(::getpid()) : options_.procid, 128);
   msgid_ = header_field(options_.msgid, 32);
 
+  options_.retry.check("SysLogHandler");
+  if (options_.transport == Transport::kUnix) {
+    if (options_.unix_path.empty()) throw ConfigError("SysLogHandler: address: empty Unix socket path");
+    if (options_.unix_path.size() >= sizeof(sockaddr_un{}.sun_path))
+      throw ConfigError("SysLogHandler: address: Unix socket path too long");
+  }
+
   detail::CollectorStream::Options stream{
       .host = options_.host,
       .port = options_.port,
       .unix_path = {},
       .tls = options_.transport == Transport::kTls,
-      .tls_verify = options_.tls_verify,
-      .ca_file = options_.ca_file,
+      .tls_options = options_.tls,
       .cert_file = options_.cert_file,
       .key_file = options_.key_file,
       .server_name = options_.server_name,
       .connect_timeout = options_.connect_timeout,
       .write_timeout = options_.write_timeout,
-      .initial_backoff = options_.initial_backoff,
-      .max_backoff = options_.max_backoff,
+      .retry = options_.retry,
       .max_pending_bytes = options_.max_pending_bytes,
   };
   try {
     switch (options_.transport) {
       case Transport::kUdp: {
+        datagrams_ = std::make_unique<Datagrams>("udp " + detail::endpoint_label(options_.host, options_.port),
+                                                 std::string());
+        Datagrams& d = *datagrams_;
         addrinfo hints{};
         hints.ai_family = AF_UNSPEC;
         hints.ai_socktype = SOCK_DGRAM;
@@ -138,31 +179,25 @@ SysLogHandler::SysLogHandler(Options options) : options_(std::move(options)) {
           throw ConfigError(fmt::format("SysLogHandler: address: cannot resolve '{}': {}",
                                         options_.host, gai_strerror(rc)));
         // Python's choice: the first address a socket can be made for.
-        for (addrinfo* ai = res; ai != nullptr && udp_fd_ < 0; ai = ai->ai_next) {
-          udp_fd_ = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-          if (udp_fd_ >= 0) udp_address_.assign(reinterpret_cast<const char*>(ai->ai_addr), ai->ai_addrlen);
+        for (addrinfo* ai = res; ai != nullptr && d.udp_fd < 0; ai = ai->ai_next) {
+          d.udp_fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+          if (d.udp_fd >= 0) d.udp_address.assign(reinterpret_cast<const char*>(ai->ai_addr), ai->ai_addrlen);
         }
         ::freeaddrinfo(res);
-        if (udp_fd_ < 0) throw ConfigError("SysLogHandler: cannot make a UDP socket: " + std::string(std::strerror(errno)));
+        if (d.udp_fd < 0) throw ConfigError("SysLogHandler: cannot make a UDP socket: " + std::string(std::strerror(errno)));
         break;
       }
       case Transport::kUnix:
-        if (options_.unix_path.empty()) throw ConfigError("SysLogHandler: address: empty Unix socket path");
-        if (options_.unix_stream) {
-          stream.unix_path = options_.unix_path;
-          stream_ = std::make_unique<detail::CollectorStream>(stream);
-        } else {
-          // As Python: a datagram socket, or a stream one when the path is
-          // a stream socket; a path that does not exist yet is tried again
-          // at the first record.
-          try {
-            connect_unix();
-          } catch (const std::system_error& e) {
-            if (e.code().value() != EPROTOTYPE) break;
-            stream.unix_path = options_.unix_path;
-            stream_ = std::make_unique<detail::CollectorStream>(stream);
-          }
+        // As Python: a datagram socket, or a stream one when the path is
+        // a stream socket; a path that does not exist yet is tried again
+        // at the first record.
+        if (!options_.unix_stream) {
+          datagrams_ = std::make_unique<Datagrams>("unix " + options_.unix_path, options_.unix_path);
+          if (datagrams_->connect_unix() != EPROTOTYPE) break;
+          datagrams_.reset();
         }
+        stream.unix_path = options_.unix_path;
+        stream_ = std::make_unique<detail::CollectorStream>(stream);
         break;
       case Transport::kTcp:
       case Transport::kTls:
@@ -180,33 +215,11 @@ SysLogHandler::SysLogHandler(Options options) : options_(std::move(options)) {
 
 SysLogHandler::~SysLogHandler() {
   close();  // final class: the virtuals are this class's
-  if (udp_fd_ >= 0) ::close(udp_fd_);
 }
 
 std::uint64_t SysLogHandler::dropped() const { return dropped_.load(std::memory_order_relaxed); }
 std::uint64_t SysLogHandler::resent() const { return resent_.load(std::memory_order_relaxed); }
 std::uint64_t SysLogHandler::connections() const { return connections_.load(std::memory_order_relaxed); }
-
-void SysLogHandler::connect_unix() {
-  if (unix_fd_ >= 0) {
-    ::close(unix_fd_);
-    unix_fd_ = -1;
-  }
-  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  if (options_.unix_path.size() >= sizeof sa.sun_path)
-    throw ConfigError("SysLogHandler: address: Unix socket path too long");
-  std::memcpy(sa.sun_path, options_.unix_path.c_str(), options_.unix_path.size() + 1);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) {
-    const int err = errno;
-    ::close(fd);
-    throw std::system_error(err, std::generic_category(),
-                            fmt::format("cannot connect to '{}'", options_.unix_path));
-  }
-  unix_fd_ = fd;
-}
 
 void SysLogHandler::compose(const LogRecord& record) {
   message_.clear();
@@ -277,7 +290,7 @@ void SysLogHandler::emit(const LogRecord& record) {
 }
 
 void SysLogHandler::emit_batch(std::span<const LogRecord* const> records) {
-  if (!stream_) {
+  if (datagrams_) {
     // Datagrams: each record alone; a failure is reported once per outage.
     std::exception_ptr first;
     for (const LogRecord* r : records) {
@@ -307,45 +320,48 @@ void SysLogHandler::send_datagram(const LogRecord& record) {
   std::size_t size = message_.size();
   if (options_.max_message_bytes != 0 && size > options_.max_message_bytes)
     size = offhand::detail::utf8_prefix(message_, options_.max_message_bytes);
-  ssize_t n;
+  Datagrams& d = *datagrams_;
+  ssize_t n = -1;
   int err = 0;
   if (options_.transport == Transport::kUdp) {
-    n = ::sendto(udp_fd_, message_.data(), size, MSG_NOSIGNAL,
-                 reinterpret_cast<const sockaddr*>(udp_address_.data()),
-                 static_cast<socklen_t>(udp_address_.size()));
+    n = ::sendto(d.udp_fd, message_.data(), size, MSG_NOSIGNAL,
+                 reinterpret_cast<const sockaddr*>(d.udp_address.data()),
+                 static_cast<socklen_t>(d.udp_address.size()));
     if (n < 0) err = errno;
   } else {
     // Python: (re)connect when there is no socket, and on a failed send
     // reconnect once and send again (syslogd restarted).
-    n = -1;
-    try {
-      if (unix_fd_ < 0) connect_unix();
-      n = ::send(unix_fd_, message_.data(), size, MSG_NOSIGNAL);
-      if (n < 0) {
-        connect_unix();
-        n = ::send(unix_fd_, message_.data(), size, MSG_NOSIGNAL);
-      }
-      if (n < 0) err = errno;
-    } catch (const std::system_error& e) {
-      err = e.code().value();
+    const auto attempt = [&]() -> ssize_t {
+      if (d.unix_fd < 0 && (err = d.connect_unix()) != 0) return -1;
+      const ssize_t r = ::send(d.unix_fd, message_.data(), size, MSG_NOSIGNAL);
+      if (r < 0) err = errno;
+      return r;
+    };
+    n = attempt();
+    if (n < 0 && d.unix_fd >= 0) {
+      d.close_unix();
+      n = attempt();
     }
   }
+  const auto now = detail::SteadyClock::now();
   if (n >= 0) {
-    if (datagram_failing_) {
-      datagram_failing_ = false;
-      const std::uint64_t lost = std::exchange(dropped_in_outage_, 0);
-      throw std::runtime_error(fmt::format(
-          "SysLogHandler: sending to the collector works again; {} records were lost meanwhile", lost));
-    }
+    if (auto summary = d.outage.end(now); summary && summary->dropped > 0)
+      throw std::runtime_error(fmt::format("SysLogHandler: {}: delivering again after {}; {} dropped during the outage",
+                                           d.label, detail::duration_text(summary->lasted),
+                                           detail::records_text(summary->dropped)));
     return;
   }
   dropped_.fetch_add(1, std::memory_order_relaxed);
-  ++dropped_in_outage_;
-  if (datagram_failing_ && err != EMSGSIZE) return;  // reported when the outage began
-  datagram_failing_ = err != EMSGSIZE;
-  throw std::system_error(err, std::generic_category(),
-                          err == EMSGSIZE ? "SysLogHandler: message too long for a datagram (max_message_bytes cuts it)"
-                                          : "SysLogHandler: cannot send");
+  if (err == EMSGSIZE) {
+    // This record's fault, not the collector's: reported each time.
+    if (d.outage.active()) d.outage.dropped(1);
+    throw std::system_error(err, std::generic_category(),
+                            "SysLogHandler: message too long for a datagram (max_message_bytes cuts it)");
+  }
+  const bool begins = d.outage.begin(now);
+  d.outage.dropped(1);
+  if (!begins) return;  // reported when the outage began
+  throw std::system_error(err, std::generic_category(), fmt::format("SysLogHandler: {}: cannot send", d.label));
 }
 
 void SysLogHandler::pump() {
@@ -361,11 +377,12 @@ void SysLogHandler::on_flush() {
 }
 
 void SysLogHandler::on_close() {
-  if (unix_fd_ >= 0) {
-    ::close(unix_fd_);
-    unix_fd_ = -1;
+  if (datagrams_) {
+    datagrams_->close_unix();
+    if (const std::string lost = detail::close_report(0, datagrams_->outage); !lost.empty())
+      throw std::runtime_error(fmt::format("SysLogHandler: {}: {}", datagrams_->label, lost));
+    return;
   }
-  if (!stream_) return;
   // A last chance, up to write_timeout, for the collector to take what is
   // pending; what it has not acknowledged by then is lost, and said so.
   std::string report;

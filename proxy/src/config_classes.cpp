@@ -41,6 +41,40 @@ OverflowPolicy overflow_policy(const ConfigNode& node) {
   return *policy;
 }
 
+// "spin", or {"spins": n, "first_nap": s, "max_nap": s, "park_after": s or
+// "never"}; keys left out keep IdleStrategy's defaults.
+IdleStrategy idle_strategy(const ConfigNode& node) {
+  if (node.kind() == ConfigNode::Kind::kString) {
+    if (node.as_string() != "spin")
+      node.fail("expected \"spin\" or an object with spins, first_nap, max_nap, park_after");
+    return IdleStrategy::spin();
+  }
+  if (node.kind() != ConfigNode::Kind::kObject)
+    node.fail("expected \"spin\" or an object with spins, first_nap, max_nap, park_after");
+  IdleStrategy idle;
+  if (auto s = node.get("spins")) idle.spins = static_cast<std::uint64_t>(s->as_int(0));
+  if (auto f = node.get("first_nap")) {
+    idle.first_nap = f->as_seconds();
+    if (idle.first_nap.count() <= 0) f->fail("must be more than 0 seconds");
+  }
+  if (auto m = node.get("max_nap")) {
+    idle.max_nap = m->as_seconds();
+    if (idle.max_nap < idle.first_nap) m->fail("must be at least first_nap");
+  } else if (idle.max_nap < idle.first_nap) {
+    idle.max_nap = idle.first_nap;  // a first nap longer than the default longest
+  }
+  if (auto p = node.get("park_after")) {
+    if (p->kind() == ConfigNode::Kind::kString && p->as_string() == "never")
+      idle.park_after = std::chrono::nanoseconds::max();
+    else if (p->kind() == ConfigNode::Kind::kString)
+      p->fail("expected seconds or \"never\"");
+    else
+      idle.park_after = p->as_seconds();
+  }
+  node.reject_unknown_keys();
+  return idle;
+}
+
 // `python`: the logging.handlers.QueueHandler spelling, whose listener does
 // not respect the wrapped handlers' levels unless told to.
 HandlerPtr make_proxy(const ConfigNode& entry, bool python) {
@@ -77,6 +111,7 @@ HandlerPtr make_proxy(const ConfigNode& entry, bool python) {
     for (std::size_t i = 0; i < a->size(); ++i)
       options.cpu_affinity.push_back(static_cast<int>((*a)[i].as_int(0, CPU_SETSIZE - 1)));
   }
+  if (auto i = entry.get("idle")) options.idle = idle_strategy(*i);
   // Python's listener ignores its handlers' levels unless asked.
   options.respect_handler_level = !python;
   if (auto r = entry.get("respect_handler_level")) options.respect_handler_level = r->as_bool();

@@ -215,9 +215,19 @@ TEST(FileHandlerTest, UnopenableFileDoesNotHoldRecordsWithoutBound) {
   EXPECT_EQ(h->error_count(), static_cast<std::uint64_t>(kRecords));
   std::filesystem::create_directory(dir.file("later"));
   m.get_logger("app").error("last");
+  // The handler keeps unwritten output while it stays within 4 MiB; the
+  // record that takes it past drops it all (reported to handle_error).
+  const std::string line = "ERROR:app:" + payload + "\n";
+  std::size_t kept = 0;
+  for (int i = 0; i < kRecords; ++i) {
+    kept += line.size();
+    if (kept > std::size_t{4} << 20) kept = 0;
+  }
+  std::string expected;
+  for (std::size_t k = 0; k < kept / line.size(); ++k) expected += line;
   const std::string contents = read_file(path);
-  EXPECT_LT(contents.size(), std::size_t{5} << 20);
-  EXPECT_TRUE(contents.ends_with("ERROR:app:last\n"));
+  EXPECT_EQ(contents.size(), expected.size() + 15);
+  EXPECT_TRUE(contents == expected + "ERROR:app:last\n");
 }
 
 TEST(FileHandlerTest, ClosedHandlerDropsAndReports) {

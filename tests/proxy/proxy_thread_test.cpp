@@ -275,5 +275,51 @@ TEST(ProxyThreadTest, DictConfigRejectsALongNameAndABadCpuList) {
       << message(R"("cpu_affinity": [0, -2])");
 }
 
+TEST(ProxyThreadTest, DictConfigSetsTheIdleStrategy) {
+  auto idle_of = [](const std::string& idle) {
+    Manager m;
+    dict_config(R"J({"version": 1, "handlers": {"null": {"class": "logging.NullHandler"},
+      "proxy": {"class": "offhand.ProxyHandler", "handlers": ["null"], "idle": )J" +
+                    idle + R"J(}}, "root": {"handlers": ["proxy"]}})J",
+                m);
+    auto proxy = std::dynamic_pointer_cast<ProxyHandler>(m.root().handlers().at(0));
+    EXPECT_NE(proxy, nullptr);
+    return proxy ? proxy->options().idle : IdleStrategy{};
+  };
+  EXPECT_EQ(idle_of(R"("spin")").spins, IdleStrategy::spin().spins);
+  const IdleStrategy tuned =
+      idle_of(R"({"spins": 10, "first_nap": 0.0001, "max_nap": 0.004, "park_after": 0.5})");
+  EXPECT_EQ(tuned.spins, 10u);
+  EXPECT_EQ(tuned.first_nap, std::chrono::microseconds(100));
+  EXPECT_EQ(tuned.max_nap, std::chrono::milliseconds(4));
+  EXPECT_EQ(tuned.park_after, std::chrono::milliseconds(500));
+  const IdleStrategy never = idle_of(R"({"park_after": "never"})");
+  EXPECT_EQ(never.park_after, std::chrono::nanoseconds::max());
+  EXPECT_EQ(never.spins, IdleStrategy{}.spins);  // keys left out keep the defaults
+  EXPECT_EQ(never.first_nap, IdleStrategy{}.first_nap);
+}
+
+TEST(ProxyThreadTest, DictConfigRejectsABadIdleStrategyNamingTheKey) {
+  Manager m;
+  auto message = [&](const std::string& idle) {
+    try {
+      dict_config(R"J({"version": 1, "handlers": {"null": {"class": "logging.NullHandler"},
+        "proxy": {"class": "offhand.ProxyHandler", "handlers": ["null"], "idle": )J" +
+                      idle + R"J(}}, "root": {"handlers": ["proxy"]}})J",
+                  m);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_NE(message(R"("busy")").find("handlers.proxy.idle"), std::string::npos) << message(R"("busy")");
+  EXPECT_NE(message(R"({"first_nap": 0})").find("handlers.proxy.idle.first_nap"), std::string::npos)
+      << message(R"({"first_nap": 0})");
+  EXPECT_NE(message(R"({"first_nap": 0.001, "max_nap": 0.0001})").find("handlers.proxy.idle.max_nap"),
+            std::string::npos);
+  EXPECT_NE(message(R"({"park_after": "soon"})").find("handlers.proxy.idle.park_after"), std::string::npos);
+  EXPECT_NE(message(R"({"naps": 3})").find("naps"), std::string::npos) << message(R"({"naps": 3})");
+}
+
 }  // namespace
 }  // namespace offhand::proxy

@@ -115,10 +115,12 @@ namespace offhand {
 //       name, the program's name, the pid, "-"); sd_id (default
 //       "fields@32473"; "" sends no structured data); utc (default false);
 //       max_message_bytes (datagrams; 0, the default: not cut); ident and
-//       append_nul (format "python"); tls_verify (default true), ca_file,
-//       cert_file, key_file, server_name; connect_timeout, write_timeout,
-//       initial_backoff, max_backoff (seconds: 5, 5, 1, 30);
-//       max_pending_bytes (default 4 MiB)
+//       append_nul (format "python"); verify_peer (default true) and
+//       ca_file, as the SMTP and HTTP classes (tls_verify, the former
+//       name of verify_peer, is still read; both at once is a
+//       ConfigError), cert_file, key_file, server_name; connect_timeout,
+//       write_timeout, initial_backoff, max_backoff (seconds: 5, 5, 1,
+//       30); max_pending_bytes (default 4 MiB)
 //   offhand.JournalHandler (when offhand/config.hpp says OFFHAND_HAS_JOURNAL;
 //   otherwise the name is known and rejected)
 //       identifier (SYSLOG_IDENTIFIER; default the program's name)
@@ -130,7 +132,10 @@ namespace offhand {
 //       copy_source_location, respect_handler_level, deferred_formatting
 //       (bool, default false: built-in arguments are formatted on the
 //       proxy's thread), thread_name (at most 15 bytes; default
-//       "offhand-proxy"), cpu_affinity (an array of CPU numbers). The proxy takes no "formatter" (its handlers
+//       "offhand-proxy"), cpu_affinity (an array of CPU numbers), idle
+//       ("spin", or {"spins": n, "first_nap": seconds, "max_nap": seconds,
+//       "park_after": seconds or "never"}, each key optional; see
+//       IdleStrategy). The proxy takes no "formatter" (its handlers
 //       format). Each wrapped handler applies its own filters, and its own
 //       level when respect_handler_level holds (default: true for
 //       offhand.ProxyHandler, false for QueueHandler, as in Python), on the

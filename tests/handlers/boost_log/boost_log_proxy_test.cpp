@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Boost.Log sinks behind a ProxyHandler: made non-blocking without a change
 // to their configuration.
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -55,7 +57,7 @@ TEST_F(BoostProxyTest, RotatingTextFileSinkFromFourThreadsKeepsEveryLine) {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&log, t] {
-      for (int i = 0; i < kPerThread; ++i) log.warning("thread {} line {}", t, i);
+      for (int i = 0; i < kPerThread; ++i) log.warning("thread {} line {:03}", t, i);
     });
   }
   for (auto& th : threads) th.join();
@@ -63,18 +65,30 @@ TEST_F(BoostProxyTest, RotatingTextFileSinkFromFourThreadsKeepsEveryLine) {
   sink.reset();
   backend.reset();  // closes the last file
 
+  // Every line has the same length, so however the threads interleave the
+  // backend fills each file with as many whole lines as 4 KiB holds.
+  constexpr std::size_t kLine = std::string_view("worker warning thread 0 line 000\n").size();
+  constexpr std::size_t kPerFile = 4096 / kLine;
+  constexpr std::size_t kTotal = kThreads * kPerThread;
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path()))
+    names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  std::vector<std::string> expected_names;
+  for (std::size_t f = 0; f < (kTotal + kPerFile - 1) / kPerFile; ++f)
+    expected_names.push_back(fmt::format("app_{:03}.log", f));
+  EXPECT_EQ(names, expected_names) << "the backend should have rotated every " << kPerFile << " lines";
   std::multiset<std::string> lines;
-  int files = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
-    ++files;
-    std::istringstream in(test::read_file(entry.path().string()));
+  for (std::size_t f = 0; f < names.size(); ++f) {
+    const std::string text = test::read_file(dir.path() + "/" + names[f]);
+    EXPECT_EQ(text.size(), std::min(kPerFile, kTotal - f * kPerFile) * kLine) << names[f];
+    std::istringstream in(text);
     for (std::string line; std::getline(in, line);) lines.insert(line);
   }
-  EXPECT_GT(files, 1) << "the backend should have rotated";
   ASSERT_EQ(lines.size(), static_cast<std::size_t>(kThreads * kPerThread));
   for (int t = 0; t < kThreads; ++t) {
     for (int i = 0; i < kPerThread; ++i) {
-      EXPECT_EQ(lines.count(fmt::format("worker warning thread {} line {}", t, i)), 1u)
+      EXPECT_EQ(lines.count(fmt::format("worker warning thread {} line {:03}", t, i)), 1u)
           << t << " " << i;
     }
   }

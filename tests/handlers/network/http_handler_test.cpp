@@ -21,8 +21,10 @@
 #include <offhand/proxy/proxy_handler.hpp>
 
 #include "handlers/network/http_test_server.hpp"
-#include "handlers/network/net_test_support.hpp"
 #include "support/error_capture.hpp"
+#include "support/manual_clock.hpp"
+#include "support/test_pki.hpp"
+#include "support/test_scale.hpp"
 #include "support/temp_dir.hpp"
 
 namespace offhand::handlers {
@@ -34,7 +36,7 @@ using nlohmann::json;
 using offhand::test::ErrorCapture;
 using offhand::testing::HttpRequest;
 using offhand::testing::HttpTestServer;
-using offhand::testing::ManualClock;
+using offhand::test::ManualClock;
 using namespace std::chrono_literals;
 
 // Records made by hand, handed to a handler as one batch (what a proxy's
@@ -314,7 +316,7 @@ TEST(HttpHandlerTest, BehindAProxyCallersNeverWaitForAHangingServer) {
   Manager m(level::kDebug);
   Logger& log = m.get_logger("svc");
   log.add_handler(proxy);
-  const int n = offhand::testing::scaled(2000, 200);
+  const int n = static_cast<int>(std::max<std::size_t>(200, offhand::test::scaled(2000)));
   for (int i = 0; i < n; ++i) log.info("record {}", i);
   EXPECT_EQ(proxy->counters().caller_waits, 0u);
   server.control("release");
@@ -327,14 +329,14 @@ TEST(HttpHandlerTest, BehindAProxyCallersNeverWaitForAHangingServer) {
 
 TEST(HttpHandlerTest, TlsVerifiesTheServerAgainstTheGivenCa) {
   offhand::test::TempDir dir;
-  if (!offhand::testing::make_ca_and_certificate(dir.path()))
-    GTEST_SKIP() << "openssl could not make a CA and certificate";
-  HttpTestServer server(HttpTestServer::Tls{.cert = dir.file("server.pem"), .key = dir.file("server.key")});
+  offhand::test::TestPki pki;
+  if (!offhand::test::TestPki::make(dir, pki)) GTEST_SKIP() << "openssl could not make a CA and certificate";
+  HttpTestServer server(HttpTestServer::Tls{.cert = pki.cert, .key = pki.key});
   const std::string url = "https://localhost:" + std::to_string(server.port()) + "/logs";
   {
     HttpHandler::Options o;
     o.url = url;
-    o.tls.ca_file = dir.file("ca.pem");
+    o.tls.ca_file = pki.ca;
     HttpHandler h(o);
     Records r;
     r.add("record 0");

@@ -19,6 +19,7 @@
 
 #include "support/python_server.hpp"
 #include "support/temp_dir.hpp"
+#include "support/wait_until.hpp"
 
 #ifndef OFFHAND_HTTP_SERVER
 #error "OFFHAND_HTTP_SERVER must name http_server.py (set by tests/handlers/network/meson.build)"
@@ -102,9 +103,7 @@ class HttpTestServer {
   }
   // Waits (at most `limit`) until at least n requests are stored.
   void wait_for(std::size_t n, std::chrono::milliseconds limit = std::chrono::seconds(10)) const {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (total() < n && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    offhand::test::wait_until([&] { return total() >= n; }, limit);
   }
 
  private:
@@ -119,22 +118,5 @@ class HttpTestServer {
   std::string requests_;
   PythonServer server_;
 };
-
-// Makes a CA, and a certificate for localhost and 127.0.0.1 signed by it,
-// with openssl; false when openssl is missing or fails.
-inline bool make_ca_and_certificate(const std::filesystem::path& dir) {
-  const std::string d = dir.string();
-  const std::string cmd =
-      "cd '" + d + "' && "
-      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
-      "-subj '/CN=offhand test CA' -keyout ca.key -out ca.pem && "
-      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-      "-subj /CN=localhost -keyout server.key -out server.csr && "
-      "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > ext.cnf && "
-      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
-      "-extfile ext.cnf -out server.pem";
-  return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0 &&
-         std::filesystem::exists(dir / "server.pem");
-}
 
 }  // namespace offhand::testing

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// The `network` suite's helpers: a clock the tests move by hand, collectors
-// the tests own (a TCP listener and a UDP socket on 127.0.0.1), and the
-// scale of the big loops.
+// The SocketHandler tests' collector: a TCP listener on 127.0.0.1 the test
+// drives (accept, read lines, stop reading, drop, listen again). The
+// suite's other test doubles are tests/support's (loopback.hpp, manual_clock.hpp,
+// test_scale.hpp, wait_until.hpp).
 #pragma once
 
 #include <arpa/inet.h>
@@ -21,52 +22,11 @@
 #include <string>
 #include <vector>
 
+#include "support/loopback.hpp"
+
 namespace offhand::testing {
 
-// OFFHAND_TEST_SCALE (e.g. 0.05 under ThreadSanitizer) scales big counts.
-inline int scaled(int n, int at_least = 1) {
-  double scale = 1.0;
-  if (const char* s = std::getenv("OFFHAND_TEST_SCALE"); s != nullptr && *s != '\0')
-    scale = std::atof(s);
-  return std::max(at_least, static_cast<int>(n * scale));
-}
-
-// A steady clock that moves only when told; copies share the time, and it
-// may be read from any thread (a proxy's consumer).
-class ManualClock {
- public:
-  using time_point = std::chrono::steady_clock::time_point;
-  ManualClock() : ns_(std::make_shared<std::atomic<std::int64_t>>(1'000'000'000'000)) {}
-  time_point now() const { return time_point(std::chrono::nanoseconds(ns_->load())); }
-  void advance(std::chrono::nanoseconds d) { ns_->fetch_add(d.count()); }
-  std::function<time_point()> function() const {
-    auto ns = ns_;
-    return [ns] { return time_point(std::chrono::nanoseconds(ns->load())); };
-  }
-
- private:
-  std::shared_ptr<std::atomic<std::int64_t>> ns_;
-};
-
-inline sockaddr_in loopback(std::uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
-
-// A port on 127.0.0.1 where nothing listens (bound once, then released):
-// connecting to it is refused.
-inline std::uint16_t refused_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a = loopback(0);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using test::loopback;
 
 // A TCP collector on 127.0.0.1 that the test drives: it listens, accepts
 // when asked, reads lines, can stop reading, drop the connection, stop
@@ -179,47 +139,6 @@ class TcpCollector {
   int conn_fd_ = -1;
   std::uint16_t port_ = 0;
   std::string partial_;
-};
-
-// A UDP socket on 127.0.0.1 that receives datagrams for the test.
-class UdpCollector {
- public:
-  UdpCollector() {
-    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    const int size = 4 * 1024 * 1024;
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    sockaddr_in a = loopback(0);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-  }
-  ~UdpCollector() { ::close(fd_); }
-  UdpCollector(const UdpCollector&) = delete;
-  UdpCollector& operator=(const UdpCollector&) = delete;
-  std::uint16_t port() const { return port_; }
-
-  // Up to `n` datagrams, waiting at most `limit` in all.
-  std::vector<std::string> receive(std::size_t n,
-                                   std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-    std::vector<std::string> out;
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    std::vector<char> buf(70'000);
-    while (out.size() < n) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) break;
-      pollfd p{.fd = fd_, .events = POLLIN, .revents = 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) != 1) continue;
-      const ssize_t got = ::recv(fd_, buf.data(), buf.size(), 0);
-      if (got >= 0) out.emplace_back(buf.data(), static_cast<std::size_t>(got));
-    }
-    return out;
-  }
-
- private:
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
 };
 
 }  // namespace offhand::testing

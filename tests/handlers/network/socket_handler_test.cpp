@@ -22,6 +22,9 @@
 
 #include "handlers/network/net_test_support.hpp"
 #include "support/error_capture.hpp"
+#include "support/loopback.hpp"
+#include "support/manual_clock.hpp"
+#include "support/test_scale.hpp"
 #include "support/temp_dir.hpp"
 
 namespace offhand::handlers {
@@ -31,9 +34,8 @@ using ::testing::HasSubstr;
 using ::testing::SizeIs;
 using nlohmann::json;
 using offhand::test::ErrorCapture;
-using offhand::testing::ManualClock;
+using offhand::test::ManualClock;
 using offhand::testing::TcpCollector;
-using offhand::testing::UdpCollector;
 using namespace std::chrono_literals;
 
 SocketHandler::Options tcp_options(std::uint16_t port) {
@@ -120,7 +122,7 @@ TEST(SocketHandlerTest, OversizeRecordHasItsMessageCut) {
 TEST(SocketHandlerTest, RetriesWithPythonsBackoffAndReportsTheOutageOnce) {
   ErrorCapture errors;
   ManualClock clock;
-  const std::uint16_t port = offhand::testing::refused_port();
+  const std::uint16_t port = offhand::test::free_port();
   SocketHandler::Options o = tcp_options(port);
   o.clock = clock.function();
   auto handler = std::make_shared<SocketHandler>(o);
@@ -165,7 +167,7 @@ TEST(SocketHandlerTest, RetriesWithPythonsBackoffAndReportsTheOutageOnce) {
 // its own moved the same way, tries to connect at the same moments.
 TEST(SocketHandlerTest, BackoffScheduleMatchesCPython) {
   ErrorCapture errors;
-  const std::uint16_t port = offhand::testing::refused_port();
+  const std::uint16_t port = offhand::test::free_port();
   std::vector<int> offsets_ms;
   for (int t = 0; t < 200'000; t += 250) offsets_ms.push_back(t);
 
@@ -220,7 +222,7 @@ TEST(SocketHandlerTest, BackoffScheduleMatchesCPython) {
 TEST(SocketHandlerTest, BoundedBufferDropsTheOldestAndCountsThem) {
   ErrorCapture errors;
   ManualClock clock;
-  const std::uint16_t port = offhand::testing::refused_port();
+  const std::uint16_t port = offhand::test::free_port();
   SocketHandler::Options o = tcp_options(port);
   o.clock = clock.function();
   o.buffer_bytes = 8 * 1024;
@@ -259,7 +261,7 @@ TEST(SocketHandlerTest, BoundedBufferDropsTheOldestAndCountsThem) {
 TEST(SocketHandlerTest, CloseReportsWhatItCouldNotSend) {
   ErrorCapture errors;
   ManualClock clock;
-  SocketHandler::Options o = tcp_options(offhand::testing::refused_port());
+  SocketHandler::Options o = tcp_options(offhand::test::free_port());
   o.clock = clock.function();
   o.close_timeout = 200ms;
   auto handler = std::make_shared<SocketHandler>(o);
@@ -327,7 +329,7 @@ TEST(SocketHandlerTest, CollectorThatNeverReadsNeverBlocksTheCaller) {
   Logger& log = m.get_logger("app");
   log.add_handler(proxy);
 
-  const int n = offhand::testing::scaled(20'000, 3'000);
+  const int n = static_cast<int>(std::max<std::size_t>(3'000, offhand::test::scaled(20'000)));
   const std::string padding(1000, 'p');
   for (int i = 0; i < n; ++i) log.info("record {} {}", i, padding);
   ASSERT_TRUE(proxy->flush(30s));
@@ -361,7 +363,7 @@ TEST(SocketHandlerTest, CollectorThatNeverReadsNeverBlocksTheCaller) {
 }
 
 TEST(DatagramHandlerTest, SendsOneDatagramPerRecord) {
-  UdpCollector collector;
+  offhand::test::LoopbackSocket collector(SOCK_DGRAM);
   DatagramHandler::Options o;
   o.host = "127.0.0.1";
   o.port = collector.port();
@@ -393,7 +395,7 @@ TEST(DatagramHandlerTest, RefusedPortIsReportedOnceAndDropsCounted) {
   ManualClock clock;
   DatagramHandler::Options o;
   o.host = "127.0.0.1";
-  o.port = offhand::testing::refused_port();
+  o.port = offhand::test::free_port();
   o.clock = clock.function();
   auto handler = std::make_shared<DatagramHandler>(o);
   Manager m(level::kDebug);
@@ -413,7 +415,7 @@ TEST(DatagramHandlerTest, RefusedPortIsReportedOnceAndDropsCounted) {
 
 TEST(SocketConfigTest, PythonsClassesTakeHostAndPort) {
   TcpCollector tcp;
-  UdpCollector udp;
+  offhand::test::LoopbackSocket udp(SOCK_DGRAM);
   Manager m;
   dict_config(R"({"version": 1,
     "handlers": {

@@ -70,8 +70,8 @@ SysLogHandler::Options rfc_options(std::uint16_t port, SysLogHandler::Transport 
   o.procid = "4711";
   o.msgid = "INVOICE";
   o.utc = true;
-  o.initial_backoff = std::chrono::milliseconds(20);
-  o.max_backoff = std::chrono::milliseconds(200);
+  o.retry.initial_backoff = std::chrono::milliseconds(20);
+  o.retry.max_backoff = std::chrono::milliseconds(200);
   return o;
 }
 
@@ -168,13 +168,6 @@ void run_offhand(const std::string& document) {
   m.shutdown();
 }
 
-std::vector<std::string> datagrams(const test::LoopbackSocket& s, std::size_t n) {
-  std::vector<std::string> out;
-  std::string d;
-  while (out.size() < n && s.receive(d)) out.push_back(d);
-  return out;
-}
-
 TEST(SysLogPythonTest, SameDatagramsAsCPythonOverUdp) {
   test::LoopbackSocket udp(SOCK_DGRAM);
   const std::string doc = python_document(fmt::format(
@@ -182,9 +175,9 @@ TEST(SysLogPythonTest, SameDatagramsAsCPythonOverUdp) {
           "facility": "local3", "formatter": "f"}})",
       udp.port()));
   run_cpython(doc);
-  const std::vector<std::string> python = datagrams(udp, kCalls.size());
+  const std::vector<std::string> python = udp.receive(kCalls.size());
   run_offhand(doc);
-  const std::vector<std::string> ours = datagrams(udp, kCalls.size());
+  const std::vector<std::string> ours = udp.receive(kCalls.size());
   ASSERT_EQ(python.size(), kCalls.size());
   EXPECT_EQ(ours, python);
   EXPECT_EQ(python[0], std::string("<159>app.net[DEBUG]: debug line\0", 32));  // local3 = 19
@@ -198,10 +191,10 @@ TEST(SysLogPythonTest, SameDatagramsAsCPythonWithIdentNoNulAndFacilityNumber) {
           ".": {{"ident": "myapp: ", "append_nul": false}}}})",
       udp.port()));
   run_cpython(doc);
-  const std::vector<std::string> python = datagrams(udp, kCalls.size());
+  const std::vector<std::string> python = udp.receive(kCalls.size());
   run_offhand(doc);
   ASSERT_EQ(python.size(), kCalls.size());
-  EXPECT_EQ(datagrams(udp, kCalls.size()), python);
+  EXPECT_EQ(udp.receive(kCalls.size()), python);
   EXPECT_EQ(python[2], "<36>myapp: app.net[WARNING]: careful");
 }
 
@@ -435,7 +428,7 @@ TEST_F(RsyslogTest, TlsWithTheCollectorsCa) {
   if (pki_ == nullptr) GTEST_SKIP() << "no rsyslog-gnutls, or openssl could not make the test certificates";
   auto o = rfc_options(server_->tls_port(), SysLogHandler::Transport::kTls);
   o.app_name = "over-tls";
-  o.ca_file = pki_->ca;
+  o.tls.ca_file = pki_->ca;
   SysLogHandler h(o);
   for (const char* t : {"secret one", "secret\ntwo"}) {
     Record rec(t);
@@ -449,7 +442,7 @@ TEST_F(RsyslogTest, TlsVerifiesByDefaultAndRefusesAnUnknownCa) {
   if (pki_ == nullptr) GTEST_SKIP() << "no rsyslog-gnutls, or openssl could not make the test certificates";
   auto o = rfc_options(server_->tls_port(), SysLogHandler::Transport::kTls);
   o.app_name = "wrong-ca";
-  o.ca_file = pki_->other_ca;
+  o.tls.ca_file = pki_->other_ca;
   test::ErrorCapture reports;
   SysLogHandler h(o);
   Record rec("must not arrive");
@@ -460,7 +453,134 @@ TEST_F(RsyslogTest, TlsVerifiesByDefaultAndRefusesAnUnknownCa) {
   EXPECT_EQ(h.connections(), 0u);
 }
 
+TEST_F(RsyslogTest, TlsWithVerifyPeerOffTakesAnUnknownCa) {
+  if (pki_ == nullptr) GTEST_SKIP() << "no rsyslog-gnutls, or openssl could not make the test certificates";
+  auto o = rfc_options(server_->tls_port(), SysLogHandler::Transport::kTls);
+  o.app_name = "verify-off";
+  o.tls.ca_file = pki_->other_ca;  // refused with verification on (test above)
+  o.tls.verify_peer = false;
+  SysLogHandler h(o);
+  Record rec("unverified");
+  h.handle(rec.r);
+  EXPECT_THAT(msgs(wait_app("verify-off", 1)), ElementsAre("unverified"));
+  EXPECT_EQ(h.error_count(), 0u);
+  EXPECT_EQ(h.connections(), 1u);
+}
+
+// The TLS keys the network classes share (verify_peer, ca_file), and
+// tls_verify, the former name of verify_peer, still read.
+TEST_F(RsyslogTest, TlsKeysThroughDictConfig) {
+  if (pki_ == nullptr) GTEST_SKIP() << "no rsyslog-gnutls, or openssl could not make the test certificates";
+  const auto send = [&](const std::string& app, const std::string& keys) {
+    Manager m;
+    test::ErrorCapture reports;
+    dict_config(fmt::format(R"({{"version": 1,
+      "handlers": {{"sys": {{"class": "offhand.SysLogHandler", "address": ["127.0.0.1", {}],
+         "transport": "tls", "app_name": "{}", {}}}}},
+      "root": {{"level": "INFO", "handlers": ["sys"]}}}})",
+                            server_->tls_port(), app, keys),
+                m);
+    m.root().info("over {}", app);
+    m.shutdown();
+    return reports.texts();
+  };
+  // ca_file is read: without it the system's CAs refuse the test CA.
+  EXPECT_THAT(send("cfg-ca", fmt::format(R"("verify_peer": true, "ca_file": "{}")", pki_->ca)),
+              ElementsAre());
+  EXPECT_THAT(send("cfg-off", fmt::format(R"("verify_peer": false, "ca_file": "{}")", pki_->other_ca)),
+              ElementsAre());
+  EXPECT_THAT(send("cfg-old", fmt::format(R"("tls_verify": false, "ca_file": "{}")", pki_->other_ca)),
+              ElementsAre());
+  const auto refused = send("cfg-on", fmt::format(R"("verify_peer": true, "ca_file": "{}")", pki_->other_ca));
+  ASSERT_EQ(refused.size(), 2u) << ::testing::PrintToString(refused);  // the failure, then what close lost
+  EXPECT_THAT(refused[0], HasSubstr("certificate verification failed"));
+  EXPECT_THAT(msgs(wait_app("cfg-ca", 1)), ElementsAre("over cfg-ca"));
+  EXPECT_THAT(msgs(wait_app("cfg-off", 1)), ElementsAre("over cfg-off"));
+  EXPECT_THAT(msgs(wait_app("cfg-old", 1)), ElementsAre("over cfg-old"));
+  EXPECT_THAT(from(server_->messages(), "cfg-on"), ElementsAre());
+}
+
 // ---- reconnection and faults ----------------------------------------------
+
+TEST(SysLogRetryTest, NoReconnectBeforeRetryBackoffHasPassed) {
+  // The collector is down at the first record: the connection is refused
+  // and the next attempt waits retry.initial_backoff (an hour here). The
+  // collector then comes back; flushes before the hour make no attempt.
+  Rsyslogd server;
+  server.stop();
+  auto o = rfc_options(server.tcp_port(), SysLogHandler::Transport::kTcp);
+  o.app_name = "backoff";
+  o.retry.initial_backoff = std::chrono::hours(1);
+  o.retry.max_backoff = std::chrono::hours(1);
+  test::ErrorCapture reports;
+  SysLogHandler h(o);
+  Record first("held");
+  h.handle(first.r);
+  ASSERT_EQ(reports.texts().size(), 1u);
+  EXPECT_THAT(reports.texts()[0], HasSubstr("cannot connect"));
+  server.restart();
+  for (int i = 0; i < 5; ++i) {
+    Record rec(fmt::format("held {}", i));
+    h.handle(rec.r);
+    h.flush();
+  }
+  EXPECT_EQ(h.connections(), 0u);
+  EXPECT_EQ(h.error_count(), 1u);
+  EXPECT_EQ(h.dropped(), 0u);
+
+  // The same collector, a handler with a short back-off: it reconnects.
+  o.retry.initial_backoff = std::chrono::milliseconds(1);
+  o.retry.max_backoff = std::chrono::milliseconds(1);
+  o.app_name = "short-backoff";
+  SysLogHandler quick(o);
+  Record rec("delivered");
+  quick.handle(rec.r);
+  ASSERT_TRUE(server.wait_for(1)) << server.log();
+  EXPECT_EQ(quick.connections(), 1u);
+  EXPECT_EQ(msgs(from(server.messages(), "backoff")), std::vector<std::string>{});
+}
+
+TEST(SysLogFaultTest, UnixDatagramOutageIsReportedOnceAndItsEndWithTheCount) {
+  // Python's class on a Unix socket that is not there yet: the first
+  // record that cannot be sent is reported, the next ones only counted;
+  // when the socket appears, the first record delivered reports how many
+  // were lost.
+  test::TempDir dir;
+  const std::string path = dir.file("log.sock");
+  SysLogHandler::Options o;
+  o.format = SysLogHandler::Format::kPython;
+  o.transport = SysLogHandler::Transport::kUnix;
+  o.unix_path = path;
+  test::ErrorCapture reports;
+  SysLogHandler h(o);
+  for (int i = 0; i < 3; ++i) {
+    Record rec(fmt::format("lost {}", i));
+    h.handle(rec.r);
+  }
+  ASSERT_EQ(reports.texts().size(), 1u);
+  EXPECT_THAT(reports.texts()[0], HasSubstr("SysLogHandler: unix " + path + ": cannot send"));
+  EXPECT_EQ(h.dropped(), 3u);
+
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  Record back("back");
+  h.handle(back.r);
+  Record again("again");
+  h.handle(again.r);
+  char buf[256];
+  const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+  ::close(fd);
+  ASSERT_GT(n, 0);
+  EXPECT_THAT(std::string(buf, static_cast<std::size_t>(n)), HasSubstr("back"));
+  ASSERT_EQ(reports.texts().size(), 2u);
+  EXPECT_THAT(reports.texts()[1], HasSubstr("delivering again after"));
+  EXPECT_THAT(reports.texts()[1], HasSubstr("3 records dropped during the outage"));
+  EXPECT_EQ(h.dropped(), 3u);
+  EXPECT_EQ(h.error_count(), 2u);
+}
 
 TEST(SysLogRestartTest, RsyslogdRestartMidRunLosesNothingOverTcp) {
   Rsyslogd server;
@@ -532,8 +652,8 @@ TEST(SysLogResendTest, BrokenConnectionResendsFromTheFirstUnacknowledgedRecord) 
   auto o = rfc_options(listener.port(), SysLogHandler::Transport::kTcp);
   o.app_name = "resend";
   o.write_timeout = std::chrono::milliseconds(20);
-  o.initial_backoff = std::chrono::milliseconds(1);
-  o.max_backoff = std::chrono::milliseconds(1);
+  o.retry.initial_backoff = std::chrono::milliseconds(1);
+  o.retry.max_backoff = std::chrono::milliseconds(1);
   test::ErrorCapture reports;
   SysLogHandler h(o);
   const std::string pad(1000, '.');
@@ -586,8 +706,8 @@ TEST(SysLogFaultTest, UnreachableCollectorIsReportedOncePerOutage) {
   const std::uint16_t port = test::free_port(SOCK_STREAM);
   auto o = rfc_options(port, SysLogHandler::Transport::kTcp);
   o.app_name = "unreachable";
-  o.initial_backoff = std::chrono::milliseconds(1);
-  o.max_backoff = std::chrono::milliseconds(1);
+  o.retry.initial_backoff = std::chrono::milliseconds(1);
+  o.retry.max_backoff = std::chrono::milliseconds(1);
   test::ErrorCapture reports;
   SysLogHandler h(o);
   for (int i = 0; i < 20; ++i) {
@@ -685,6 +805,12 @@ TEST(SysLogConfigTest, MistakesNameTheirKey) {
               HasSubstr("handlers.sys.facility"));
   EXPECT_THAT(config_error(R"({"class": "offhand.SysLogHandler", "transport": "tls", "ca_file": "/nonexistent/ca.pem"})"),
               HasSubstr("ca_file"));
+  EXPECT_THAT(config_error(R"({"class": "offhand.SysLogHandler", "verify_peer": "yes"})"),
+              HasSubstr("handlers.sys.verify_peer"));
+  EXPECT_THAT(config_error(R"({"class": "offhand.SysLogHandler", "verify_peer": true, "tls_verify": true})"),
+              HasSubstr("handlers.sys.tls_verify: give verify_peer only"));
+  EXPECT_THAT(config_error(R"({"class": "offhand.SysLogHandler", "initial_backoff": 5, "max_backoff": 1})"),
+              HasSubstr("SysLogHandler: need 0 <= initial_backoff <= max_backoff"));
   EXPECT_EQ(config_error(R"({"class": "logging.handlers.SysLogHandler",
                              "facility": "ext://logging.handlers.SysLogHandler.LOG_LOCAL0"})"),
             "");

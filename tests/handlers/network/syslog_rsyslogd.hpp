@@ -2,8 +2,7 @@
 // The syslog tests' fixtures: a real rsyslogd (Debian's) on 127.0.0.1 with
 // its own configuration, pid file and ports (UDP, TCP, TLS through its gtls
 // driver), writing every message it parsed as one JSON line of its header
-// fields; a CA and a server certificate made with openssl; small loopback
-// sockets the tests own. Every process is stopped when its object goes.
+// fields. Every process is stopped when its object goes.
 #pragma once
 
 #include <arpa/inet.h>
@@ -32,99 +31,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "support/loopback.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_pki.hpp"
+#include "support/wait_until.hpp"
 
 namespace offhand::test {
-
-// Polls `done` every 10 ms until it holds (true) or `limit` passed (false).
-inline bool wait_until(const std::function<bool()>& done,
-                       std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
-
-// A port of 127.0.0.1 that was free a moment ago (bound to port 0, then
-// released) for a server that cannot be told to pick one.
-inline std::uint16_t free_port(int type) {
-  const int fd = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-    throw std::runtime_error("no free port");
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-// A socket bound to 127.0.0.1 on a port of the kernel's choice (UDP, or a
-// TCP listener), closed with the object.
-class LoopbackSocket {
- public:
-  explicit LoopbackSocket(int type) {
-    fd_ = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0 ||
-        (type == SOCK_STREAM && ::listen(fd_, 16) != 0))
-      throw std::runtime_error("cannot bind a loopback socket");
-    port_ = ntohs(a.sin_port);
-  }
-  ~LoopbackSocket() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  LoopbackSocket(const LoopbackSocket&) = delete;
-  LoopbackSocket& operator=(const LoopbackSocket&) = delete;
-  int fd() const { return fd_; }
-  std::uint16_t port() const { return port_; }
-
-  // The next datagram, or nullopt-like empty flag after `limit`.
-  bool receive(std::string& out, std::chrono::milliseconds limit = std::chrono::seconds(10)) const {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0) return false;
-    char buf[70000];
-    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-    if (n < 0) return false;
-    out.assign(buf, static_cast<std::size_t>(n));
-    return true;
-  }
-
- private:
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-};
-
-// Everything a TCP connection sends until the peer closes it or `limit`
-// passes; accepts one connection from `listener` first.
-inline std::string read_connection(const LoopbackSocket& listener,
-                                   std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  pollfd p{listener.fd(), POLLIN, 0};
-  if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0) return {};
-  const int fd = ::accept4(listener.fd(), nullptr, nullptr, SOCK_CLOEXEC);
-  if (fd < 0) return {};
-  std::string out;
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    pollfd c{fd, POLLIN, 0};
-    if (left.count() <= 0 || ::poll(&c, 1, static_cast<int>(left.count())) <= 0) break;
-    char buf[65536];
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return out;
-}
 
 // Runs a program (args[0] a path) with stdout and stderr appended to
 // `log`; returns its pid. posix_spawn, not fork: a fork would run offhand's
@@ -157,30 +69,6 @@ inline void terminate(pid_t pid) {
     ::waitpid(pid, &status, 0);
   }
 }
-
-// A CA and a server certificate for 127.0.0.1 and localhost it signed,
-// made by openssl in `dir`.
-struct TestPki {
-  std::string ca, ca_key, cert, key, other_ca;
-  static bool make(const TempDir& dir, TestPki& out) {
-    out.ca = dir.file("ca.pem");
-    out.ca_key = dir.file("ca.key");
-    out.cert = dir.file("server.pem");
-    out.key = dir.file("server.key");
-    out.other_ca = dir.file("other-ca.pem");
-    const std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
-    const std::string d = dir.path();
-    write_file(d + "/ext", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-    const std::string cmd = fmt::format(
-        "cd '{0}' && openssl req -x509 {1} -days 2 -subj /CN=offhand-test-ca -keyout ca.key -out ca.pem"
-        " && openssl req -x509 {1} -days 2 -subj /CN=other-ca -keyout other-ca.key -out other-ca.pem"
-        " && openssl req {1} -subj /CN=localhost -keyout server.key -out server.csr"
-        " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2"
-        " -extfile ext -out server.pem",
-        d, ec);
-    return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0;
-  }
-};
 
 // One message as rsyslogd parsed it.
 struct Parsed {

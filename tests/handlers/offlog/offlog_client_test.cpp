@@ -5,6 +5,7 @@
 #include <offhand/handlers/offlog_client.hpp>
 
 #include "offlog_test_support.hpp"
+#include "wire.hpp"
 
 namespace offhand::testing {
 namespace {
@@ -184,15 +185,24 @@ TEST_P(OfflogClientTest, ServerRestartLosesNothing) {
   for (; i < 500; ++i) ASSERT_TRUE(c.write(numbered_lines(i, i + 1)));
   server_->stop();
   ASSERT_EQ(server_->join(), std::optional<int>(0));
-  int faults = 0;
+  const std::size_t first_after_exit = i;
+  std::vector<std::pair<std::size_t, std::string>> faults;  // write index, what()
   for (const std::size_t end = i + 500; i < end; ++i) {
     try {
       EXPECT_TRUE(c.write(numbered_lines(i, i + 1)));
     } catch (const Error& e) {
-      ++faults;  // the server's exit, or the failed reconnection attempts
+      faults.emplace_back(i, e.what());
     }
   }
-  EXPECT_GE(faults, 1);
+  // The exit is reported once, by the first write after it. A reconnection
+  // attempt is due every back-off (100 ms, doubling) and fails while the
+  // server is away; how many fall within these writes depends on the
+  // machine's speed, so those are checked by what they say, not counted.
+  ASSERT_FALSE(faults.empty());
+  EXPECT_EQ(faults[0], std::make_pair(first_after_exit, std::string(offlog::wire::kServerExited)));
+  for (std::size_t f = 1; f < faults.size(); ++f)
+    EXPECT_EQ(faults[f].second, "FileNotFoundError: server socket " + sock() + " not found");
+  EXPECT_EQ(c.stats().faults, faults.size());
   EXPECT_FALSE(c.connected());
   server_ = std::make_unique<TestServer>(GetParam(), dir_.file("offlog.sock"));
   ASSERT_TRUE(wait_until([&] {
@@ -333,13 +343,16 @@ TEST(OfflogClientProcessTest, StalledServerFifoIsBoundedAndDropsAreCounted) {
       accepted += line;
     } else {
       ++refused;
+      // Refused only because it would not fit whole. How much the socket
+      // took before the server stopped reading is the kernel's business,
+      // so the FIFO's fill is known by this rule, not as a number.
+      ASSERT_GT(c.stats().pending_bytes + line.size(), o.max_pending_bytes) << i;
     }
     ASSERT_LE(c.stats().pending_bytes, o.max_pending_bytes);
   }
   const auto spent = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(c.stats().writes_dropped, refused);
   EXPECT_EQ(c.stats().bytes_accepted, accepted.size());
-  EXPECT_GT(c.stats().pending_bytes, o.max_pending_bytes - 100);
   ASSERT_EQ(::kill(server.pid(), SIGCONT), 0);
   c.close();
   EXPECT_TRUE(read_file(dir.file("stall.log")) == accepted);

@@ -128,21 +128,41 @@ TEST_F(SmtpHandlerTest, EncodesANonAsciiSubjectAsRfc2047Words) {
   const ReceivedMail& m = mails[0];
   ASSERT_TRUE(m.header("Subject"));
   EXPECT_THAT(*m.header("Subject"), HasSubstr("=?UTF-8?B?"));
-  // Folded into several encoded-words, each line short, all ASCII.
-  int subject_lines = 0;
+  std::string expected = "CRITICAL in app: " + message + message;
+  while (expected.back() == ' ') expected.pop_back();
+  EXPECT_EQ(decode_rfc2047(*m.header("Subject")), expected);
+  // Folded into encoded-words, one a line: each line all ASCII, at most 76
+  // characters (RFC 2047 2), holding whole characters, and as full as that
+  // allows: with the next character too it would be longer than 76.
+  std::vector<std::string> lines;
   bool in_subject = false;
   for (const std::string& line : m.header_lines) {
     if (line.rfind("Subject:", 0) == 0) in_subject = true;
     else if (line.empty() || (line[0] != ' ' && line[0] != '\t')) in_subject = false;
-    if (!in_subject) continue;
-    ++subject_lines;
+    if (in_subject) lines.push_back(line);
+  }
+  std::vector<std::string> pieces;  // the text each line holds
+  for (const std::string& line : lines) {
     EXPECT_LE(line.size(), 76u) << line;
     for (char c : line) EXPECT_TRUE(static_cast<unsigned char>(c) < 0x80) << line;
+    const std::size_t word = line.find("=?");  // after "Subject: " or the folding space
+    pieces.push_back(decode_rfc2047(line.substr(word == std::string::npos ? 0 : word)));
   }
-  EXPECT_GT(subject_lines, 1);
-  std::string expected = "CRITICAL in app: " + message + message;
-  while (expected.back() == ' ') expected.pop_back();
-  EXPECT_EQ(decode_rfc2047(*m.header("Subject")), expected);
+  ASSERT_FALSE(pieces.empty());
+  std::string joined;
+  for (std::size_t k = 0; k < pieces.size(); ++k) {
+    joined += pieces[k];
+    ASSERT_FALSE(pieces[k].empty());
+    // A piece never starts inside a character (with a continuation byte).
+    EXPECT_NE(static_cast<unsigned char>(pieces[k][0]) & 0xC0u, 0x80u) << k;
+    if (k + 1 == pieces.size()) break;
+    const auto lead = static_cast<unsigned char>(pieces[k + 1][0]);
+    const std::size_t next_char = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+    const std::size_t fuller = (k == 0 ? 8 : 0) + std::string_view(" =?UTF-8?B?").size() +
+                               4 * ((pieces[k].size() + next_char + 2) / 3) + 2;
+    EXPECT_GT(fuller, 76u) << "line " << k << " had room for the next character";
+  }
+  EXPECT_EQ(joined, expected);
 }
 
 TEST_F(SmtpHandlerTest, TruncatesALongSubjectOnACharacterBoundary) {

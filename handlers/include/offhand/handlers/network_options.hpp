@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Options shared by the handlers that send over a network (SmtpHandler,
-// SocketHandler, DatagramHandler, HttpHandler): certificate checks and the
-// back-off between failed attempts.
+// SocketHandler, DatagramHandler, HttpHandler, SysLogHandler): certificate
+// checks and the back-off between failed attempts. Every one of them
+// waits the same way: initial_backoff after a failure, doubled after each
+// further one, at most max_backoff.
 #pragma once
 
 #include <chrono>
@@ -10,8 +12,8 @@
 
 namespace offhand::handlers {
 
-// Certificate checks of a TLS connection (SMTP's STARTTLS or SMTPS, HTTPS).
-// dictConfig keys: verify_peer, ca_file.
+// Certificate checks of a TLS connection (SMTP's STARTTLS or SMTPS, HTTPS,
+// syslog over TLS). dictConfig keys: verify_peer, ca_file.
 struct TlsOptions {
   // Certificate and host name verification. On by default; turning it off
   // is an explicit choice.
