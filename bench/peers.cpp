@@ -86,6 +86,7 @@ class Offhand final : public Impl {
       offhand::proxy::ProxyHandler::Options o;
       o.capacity = s.capacity;
       if (s.level_aware) o.overflow = offhand::proxy::OverflowPolicy::level_aware(offhand::level::kError);
+      o.deferred_formatting = s.deferred_formatting;
       proxy_ = std::make_shared<offhand::proxy::ProxyHandler>(target, o);
       handler_ = proxy_;
     } else {

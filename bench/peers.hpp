@@ -22,6 +22,7 @@ struct Setup {
   bool stall_sink = false;          // a sink that sleeps while `stalling`
   std::atomic<bool>* stalling = nullptr;
   bool level_aware = false;         // offhand: drop INFO, never ERROR, when full
+  bool deferred_formatting = false; // offhand: the consumer formats (Options::deferred_formatting)
 };
 
 // One implementation. Log calls may come from several threads at once.

@@ -91,6 +91,11 @@ std::string log_path(const std::string& impl) {
 
 std::unique_ptr<bench::Impl> make(const std::string& impl, const bench::Setup& s) {
   if (impl == "offhand") return bench::make_offhand(s);
+  if (impl == "offhand-deferred") {
+    bench::Setup deferred = s;
+    deferred.deferred_formatting = true;
+    return bench::make_offhand(deferred);
+  }
   if (impl == "spdlog") return bench::make_spdlog_async(s);
   if (impl == "boost") return bench::make_boost_async(s);
   if (impl == "floor") return bench::make_floor(s);
@@ -222,7 +227,7 @@ int main(int argc, char** argv) {
   if (mode == "stall" && argc >= 3) return stall(argv[2]);
   if (mode == "footprint" && argc >= 3) return footprint(std::strtoull(argv[2], nullptr, 10));
   std::fprintf(stderr,
-               "usage: harness latency <offhand|spdlog|boost|floor> <threads> [cdf-file]\n"
+               "usage: harness latency <offhand|offhand-deferred|spdlog|boost|floor> <threads> [cdf-file]\n"
                "       harness throughput <impl>\n       harness stall <impl>\n"
                "       harness footprint <capacity>\n");
   return 2;

@@ -67,10 +67,12 @@ def main(path):
         lat = by_mode["latency"]
         for m in ("p50", "p99", "p999"):
             print(f"\n## caller latency, {m} (ns; median (range) over repetitions)")
-            table(lat, lambda r: f"{r['threads']} thread(s), {m}", [m, "peak_rss_kib"], ["spdlog", "floor"])
+            table(lat, lambda r: f"{r['threads']} thread(s), {m}", [m, "peak_rss_kib"],
+                  ["spdlog", "floor", "offhand"])
     if by_mode["throughput"]:
         print("\n## throughput (records/s)")
-        table(by_mode["throughput"], lambda r: "1 thread", ["records_per_s", "peak_rss_kib"], ["spdlog", "floor"])
+        table(by_mode["throughput"], lambda r: "1 thread", ["records_per_s", "peak_rss_kib"],
+              ["spdlog", "floor", "offhand"])
     if by_mode["stall"]:
         print("\n## stall (20 ms per record, queue 1,024, block)")
         table(by_mode["stall"], lambda r: "stall", ["longest_ms", "calls_over_100ms", "caller_waits"], [])

@@ -136,7 +136,7 @@ void Core::count_drop(int levelno, std::uint64_t pos) noexcept {
   drop_mark_.compare_exchange_strong(expected, pos, std::memory_order_acq_rel);
 }
 
-bool Core::push_record(const LogRecord& record, std::string_view message) {
+bool Core::push_record(const LogRecord& record, std::string_view message, bool defer) {
   std::uint64_t pos = 0;
   if (overflow_.kind() == OverflowPolicy::Kind::kLevelAware &&
       record.levelno < overflow_.keep_level()) {
@@ -175,7 +175,7 @@ bool Core::push_record(const LogRecord& record, std::string_view message) {
   }
   Entry& e = entry(pos);
   try {
-    encode(e, record, message, copy_source_location_);
+    encode(e, record, message, copy_source_location_, defer);
     e.kind = EntryKind::kRecord;
   } catch (...) {
     // The ticket is ours: it must be committed, or the consumer would wait
@@ -221,6 +221,7 @@ bool Core::wait_flushed(std::uint64_t ticket, Deadline deadline) {
 ProxyCounters Core::counters() const noexcept {
   ProxyCounters c;
   c.emitted = emitted_.load(std::memory_order_relaxed);
+  c.deferred = deferred_.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < dropped_.size(); ++i) {
     c.dropped_by_level[i] = dropped_[i].load(std::memory_order_relaxed);
     c.dropped += c.dropped_by_level[i];

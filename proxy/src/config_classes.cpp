@@ -101,6 +101,7 @@ HandlerPtr make_proxy(const ConfigNode& entry, bool python) {
     options.max_batch = static_cast<std::size_t>(m->as_int(1, std::int64_t{1} << 30));
   if (auto t = entry.get("exit_timeout")) options.exit_timeout = t->as_seconds();
   if (auto c = entry.get("copy_source_location")) options.copy_source_location = c->as_bool();
+  if (auto d = entry.get("deferred_formatting")) options.deferred_formatting = d->as_bool();
   if (auto t = entry.get("thread_name")) {
     options.thread_name = t->as_string();
     if (options.thread_name.size() > 15) t->fail("a thread name has at most 15 bytes");

@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <exception>
 #include <limits>
+#include <stdexcept>
 #include <thread>
 
 #include <fmt/format.h>
@@ -259,6 +261,7 @@ void Core::process(std::uint64_t first, std::size_t n, bool& stop) {
     add_drop_summary_if_due(pos);
     switch (e.kind) {
       case EntryKind::kRecord:
+        if (e.deferred) render_deferred(e);
         decode(e, records_[pending_++], fields_, exceptions_);
         break;
       case EntryKind::kFlush:
@@ -326,6 +329,50 @@ void Core::add_drop_summary_if_due(std::uint64_t pos) {
   r.stack_info = {};
   r.fields = r.bound = r.context = {};
   r.set_message(summaries_.back());
+}
+
+void Core::render_deferred(Entry& e) {
+  // The record's arguments, rebuilt as {fmt} arguments, rendered by the
+  // same code as in the caller (LogRecord::message()): the same text, and
+  // for a format error the same marker and error.
+  arg_store_.clear();
+  decode_args(e.bytes.data() + e.args.off, e.args.len, arg_store_);
+  const offhand::detail::PendingMessage pending{e.view(e.message), arg_store_, &render_buffer_};
+  LogRecord rendering;
+  rendering.set_pending(&pending);
+  const std::string_view text = rendering.message();
+  // The text goes into the slot, after the arguments (the last bytes the
+  // caller wrote), and becomes the record's message: it lives as long as
+  // the record's other strings, and a slot that grew once for it keeps the
+  // room (up to max_retained_bytes), so a steady stream does not allocate.
+  const std::uint32_t used = e.args.off + e.args.len;
+  if (text.size() > std::numeric_limits<std::uint32_t>::max() - used)
+    throw std::length_error("record larger than 4 GiB");
+  e.bytes.reserve_keeping(used, used + text.size());
+  if (!text.empty()) std::memcpy(e.bytes.data() + used, text.data(), text.size());
+  e.message = {used, static_cast<std::uint32_t>(text.size())};
+  render_buffer_.trim();
+  // One writer: no read-modify-write needed.
+  deferred_.store(deferred_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (rendering.take_render_error()) {
+    // A record to report with: the one the targets will see (decoded with
+    // vectors of its own: the batch's must not move).
+    LogRecord reported;
+    std::vector<Field> fields;
+    std::vector<ExceptionEntry> exceptions;
+    if (e.extras) {
+      fields.reserve(e.fields.size());
+      exceptions.reserve(e.exceptions.size());
+    }
+    decode(e, reported, fields, exceptions);
+    std::scoped_lock lock(reporter_mutex_);
+    if (reporter_) reporter_(reported, rendering.render_error());
+  }
+}
+
+void Core::set_render_error_reporter(RenderErrorReporter reporter) {
+  std::scoped_lock lock(reporter_mutex_);
+  reporter_ = std::move(reporter);
 }
 
 void Core::deliver() {

@@ -19,9 +19,11 @@
 #include <thread>
 #include <vector>
 
+#include <offhand/detail/message_buffer.hpp>
 #include <offhand/handler.hpp>
 #include <offhand/proxy/proxy_handler.hpp>
 
+#include "deferred_args.hpp"
 #include "entry.hpp"
 
 namespace offhand::proxy::detail {
@@ -61,7 +63,10 @@ class Core : public std::enable_shared_from_this<Core> {
 
   // Copies the record into the queue, applying the overflow policy when it
   // is full. Returns false when the record was dropped (and counted).
-  bool push_record(const LogRecord& record, std::string_view message);
+  // With `defer` (Options::deferred_formatting; `message` empty), the
+  // record's pending message is copied as its format string and arguments
+  // when they allow it, and rendered on the consumer (see encode()).
+  bool push_record(const LogRecord& record, std::string_view message, bool defer = false);
 
   // Queues a control message, waiting for room until `deadline` whatever
   // the overflow policy (control messages are never dropped). Returns the
@@ -74,6 +79,14 @@ class Core : public std::enable_shared_from_this<Core> {
   bool wait_flushed(std::uint64_t ticket, Deadline deadline);
 
   ProxyCounters counters() const noexcept;
+
+  // Who reports a deferred record whose message failed to render (the
+  // proxy's own handle_error(), as when the caller renders it). Set by the
+  // ProxyHandler before start() and reset once its consumer is done with
+  // it (an abandoned consumer may outlive the proxy); called on the
+  // consumer thread.
+  using RenderErrorReporter = std::function<void(const LogRecord&, std::exception_ptr)>;
+  void set_render_error_reporter(RenderErrorReporter reporter);
 
   // Lifecycle (lifecycle.cpp) ------------------------------------------------
 
@@ -124,6 +137,7 @@ class Core : public std::enable_shared_from_this<Core> {
   void process(std::uint64_t first, std::size_t n, bool& stop);
   void size_next_batch(std::size_t n, SteadyClock::duration took) noexcept;
   void add_drop_summary_if_due(std::uint64_t pos);
+  void render_deferred(Entry& e);
   void deliver();
   void release(std::uint64_t first, std::size_t n) noexcept;
   void publish_flush() noexcept;
@@ -204,6 +218,7 @@ class Core : public std::enable_shared_from_this<Core> {
   // Counters (relaxed: statistics, read as a snapshot).
   std::atomic<std::uint64_t> controls_{0};
   std::atomic<std::uint64_t> emitted_{0};
+  std::atomic<std::uint64_t> deferred_{0};  // written by the consumer only
   std::array<std::atomic<std::uint64_t>, ProxyCounters::kBands.size()> dropped_{};
   // Of those, records that had taken a ticket (a failed copy; a record
   // reserved after the stop sentinel), so counters() counts them once.
@@ -247,6 +262,12 @@ class Core : public std::enable_shared_from_this<Core> {
   std::vector<Field> fields_;
   std::vector<ExceptionEntry> exceptions_;
   std::deque<std::string> summaries_;  // texts of drop summaries (stable addresses)
+  // Deferred formatting: the arguments of the record being rendered, and
+  // where it is rendered (then copied into its slot).
+  ArgStore arg_store_;
+  offhand::detail::MessageBuffer render_buffer_;
+  std::mutex reporter_mutex_;
+  RenderErrorReporter reporter_;  // guarded by reporter_mutex_
   std::chrono::steady_clock::time_point fault_window_{};
   int faults_in_window_ = 0;
 };

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "deferred_args.hpp"
+
 namespace offhand::proxy::detail {
 namespace {
 
@@ -15,6 +17,13 @@ namespace {
 class Writer {
  public:
   explicit Writer(Bytes& bytes) : base_(bytes.data()) {}
+  // Takes the next `n` bytes, for the caller to fill.
+  char* take(std::size_t n) noexcept {
+    char* p = base_ + off_;
+    off_ += static_cast<std::uint32_t>(n);
+    return p;
+  }
+  std::uint32_t offset() const noexcept { return off_; }
   StrRef put(std::string_view s) noexcept {
     const StrRef ref{off_, static_cast<std::uint32_t>(s.size())};
     if (!s.empty()) std::memcpy(base_ + off_, s.data(), s.size());
@@ -67,7 +76,19 @@ std::size_t string_bytes(std::span<const Field> fields) {
 
 }  // namespace
 
-void encode(Entry& e, const LogRecord& r, std::string_view message, bool copy_location) {
+void encode(Entry& e, const LogRecord& r, std::string_view message, bool copy_location,
+            bool defer) {
+  // Deferred: the format string and the encoded arguments take the place
+  // of the text; when they cannot (a user type), the text is rendered here.
+  const offhand::detail::PendingMessage* pending = defer ? r.pending() : nullptr;
+  std::size_t args_size = 0;
+  if (pending != nullptr) {
+    args_size = deferred_size(pending->format, pending->args);
+    if (args_size == kNotDeferrable) pending = nullptr;
+  }
+  if (defer && pending == nullptr) message = r.message();
+  e.deferred = pending != nullptr;
+  if (e.deferred) message = {pending->format.data(), pending->format.size()};
   e.levelno = r.levelno;
   e.lineno = r.lineno;
   e.time = r.time;
@@ -80,7 +101,8 @@ void encode(Entry& e, const LogRecord& r, std::string_view message, bool copy_lo
              !r.fields.empty() || !r.bound.empty() || !r.context.empty();
 
   // Every string goes into one buffer, sized once: then each is one memcpy.
-  std::size_t total = r.name.size() + r.thread_name.size() + r.process_name.size() + message.size();
+  std::size_t total =
+      r.name.size() + r.thread_name.size() + r.process_name.size() + message.size() + args_size;
   if (!e.location_by_view) total += r.pathname.size() + r.function.size();
   if (e.extras) {
     total += r.exc_text.size() + r.stack_info.size();
@@ -103,20 +125,26 @@ void encode(Entry& e, const LogRecord& r, std::string_view message, bool copy_lo
     e.pathname = w.put(r.pathname);
     e.function = w.put(r.function);
   }
-  if (!e.extras) return;  // the cold part is not read: leave its lines alone
-
-  e.exc_text = w.put(r.exc_text);
-  e.stack_info = w.put(r.stack_info);
-  e.exceptions.clear();
-  for (const ExceptionEntry& x : r.exception)
-    e.exceptions.push_back({w.put(x.type), w.put(x.message)});
-  e.fields.clear();
-  put_fields(e, w, r.fields);
-  put_fields(e, w, r.bound);
-  put_fields(e, w, r.context);
-  e.n_fields = static_cast<std::uint32_t>(r.fields.size());
-  e.n_bound = static_cast<std::uint32_t>(r.bound.size());
-  e.n_context = static_cast<std::uint32_t>(r.context.size());
+  // The cold part is not read unless `extras`: then leave its lines alone.
+  if (e.extras) {
+    e.exc_text = w.put(r.exc_text);
+    e.stack_info = w.put(r.stack_info);
+    e.exceptions.clear();
+    for (const ExceptionEntry& x : r.exception)
+      e.exceptions.push_back({w.put(x.type), w.put(x.message)});
+    e.fields.clear();
+    put_fields(e, w, r.fields);
+    put_fields(e, w, r.bound);
+    put_fields(e, w, r.context);
+    e.n_fields = static_cast<std::uint32_t>(r.fields.size());
+    e.n_bound = static_cast<std::uint32_t>(r.bound.size());
+    e.n_context = static_cast<std::uint32_t>(r.context.size());
+  }
+  // Last, so the consumer knows where the slot's bytes end.
+  if (e.deferred) {
+    e.args = {w.offset(), static_cast<std::uint32_t>(args_size)};
+    encode_args(pending->args, w.take(args_size));
+  }
 }
 
 void decode(const Entry& e, LogRecord& out, std::vector<Field>& fields,

@@ -50,6 +50,16 @@ class Bytes {
     data_ = std::make_unique_for_overwrite<char[]>(grown);
     capacity_ = grown;
   }
+  // Makes room for `n` bytes, keeping the first `used`. Allocates (and may
+  // throw std::bad_alloc) only when `n` exceeds the capacity.
+  void reserve_keeping(std::size_t used, std::size_t n) {
+    if (n <= capacity_) return;
+    const std::size_t grown = std::max(n, 2 * capacity_);
+    auto data = std::make_unique_for_overwrite<char[]>(grown);
+    if (used != 0) std::memcpy(data.get(), data_.get(), used);
+    data_ = std::move(data);
+    capacity_ = grown;
+  }
   // Touches every page, so the first record to use them does not take the
   // page faults in the caller's thread.
   void prefault() noexcept {
@@ -110,8 +120,14 @@ struct alignas(64) Entry {
   bool location_by_view = false;
   // The cold part below holds exc_text, stack_info, exceptions or fields.
   bool extras = false;
+  // `message` is the format string and `args` its arguments (deferred
+  // formatting): the consumer renders the text.
+  bool deferred = false;
   int levelno = 0;
   std::uint32_t lineno = 0;
+  // deferred only: the encoded arguments (deferred_args.hpp), the last
+  // bytes the caller writes; the consumer puts the text after them.
+  StrRef args;
   Clock::time_point time;
   std::uint64_t thread = 0;
   std::int64_t process = 0;
@@ -136,12 +152,18 @@ struct alignas(64) Entry {
 };
 
 // Copies `r` (with `message`, already rendered) into `e`; a static source
-// location is kept as views unless `copy_location`. Runs in the caller
-// thread on a slot it owns. Allocates only when the slot's buffers are too
-// small; may throw std::bad_alloc then (the caller marks the slot kSkip).
-void encode(Entry& e, const LogRecord& r, std::string_view message, bool copy_location);
+// location is kept as views unless `copy_location`. With `defer` (and
+// `message` empty), a record whose message is still pending and whose
+// arguments can be deferred is copied as its format string and arguments
+// (e.deferred); any other has its message rendered here. Runs in the
+// caller thread on a slot it owns. Allocates only when the slot's buffers
+// are too small; may throw std::bad_alloc then (the caller marks the slot
+// kSkip).
+void encode(Entry& e, const LogRecord& r, std::string_view message, bool copy_location,
+            bool defer = false);
 
-// Points `out` at the strings of `e`; field and exception views are
+// Points `out` at the strings of `e` (for a deferred record, the message is
+// the format string: the consumer renders it, see e.deferred); field and exception views are
 // appended to `fields` and `exceptions`, which the caller has reserved so
 // they do not reallocate while the batch lives. Consumer thread.
 void decode(const Entry& e, LogRecord& out, std::vector<Field>& fields,

@@ -290,6 +290,7 @@ void Core::reset_queue() noexcept {
   // records the child hands in (the parent's queued ones are not its own).
   controls_.store(0, std::memory_order_relaxed);
   emitted_.store(0, std::memory_order_relaxed);
+  deferred_.store(0, std::memory_order_relaxed);
   for (auto& d : dropped_) d.store(0, std::memory_order_relaxed);
   ticketed_drops_.store(0, std::memory_order_relaxed);
   pending_ = pending_summaries_ = 0;

@@ -59,6 +59,9 @@ ProxyHandler::ProxyHandler(std::vector<HandlerPtr> targets, Options options)
   for (const HandlerPtr& t : targets_) lowest = std::min(lowest, t->level());
   set_level(options_.respect_handler_level ? lowest : level::kNotSet);
   core_ = std::make_shared<detail::Core>(targets_, options_);
+  if (options_.deferred_formatting)
+    core_->set_render_error_reporter(
+        [this](const LogRecord& record, std::exception_ptr error) { report(&record, error); });
   core_->start();
   try {
     detail::register_for_fork(core_);
@@ -66,6 +69,7 @@ ProxyHandler::ProxyHandler(std::vector<HandlerPtr> targets, Options options)
   } catch (...) {
     detail::unregister_for_fork(core_.get());
     core_->close(std::nullopt);
+    core_->set_render_error_reporter(nullptr);
     throw;
   }
 }
@@ -78,9 +82,20 @@ ProxyHandler::~ProxyHandler() {
   // parent had begun is finished here.
   core_->close(std::nullopt);
   detail::unregister_for_fork(core_.get());
+  // A consumer abandoned by close(timeout) may still render: from here on
+  // it reports nothing to this (destroyed) proxy.
+  core_->set_render_error_reporter(nullptr);
 }
 
 void ProxyHandler::emit(const LogRecord& record) {
+  // Deferred formatting: the arguments are copied and the consumer renders
+  // them, unless the message was rendered already (then the text is
+  // copied) or an argument is not a built-in value (then encode() renders
+  // it here).
+  if (options_.deferred_formatting && !record.rendered()) {
+    core_->push_record(record, {}, /*defer=*/true);
+    return;
+  }
   // Rendered here, in the caller thread (once: the record caches it for
   // the other handlers of the same call).
   core_->push_record(record, record.message());

@@ -96,8 +96,9 @@ TEST(ProxyHandlerAllocationTest, NoAllocationPerRecordInSteadyState) {
 
 // The whole caller path: Logger::info with arguments to format, a logger
 // level check, a Formatter with time, level, name and message, and a
-// FileHandler writing to /dev/null behind the proxy.
-TEST(ProxyHandlerAllocationTest, NoAllocationFromLoggerInfoToAFile) {
+// FileHandler writing to /dev/null behind the proxy; formatted in the
+// caller, or (deferred) on the consumer.
+void no_allocation_from_logger_info_to_a_file(bool deferred) {
   // The FileHandler's buffer does not grow with the batch size (it writes
   // a large batch in pieces), so the counts do not depend on how far the
   // consumer falls behind: under ThreadSanitizer it falls further behind
@@ -111,6 +112,7 @@ TEST(ProxyHandlerAllocationTest, NoAllocationFromLoggerInfoToAFile) {
       std::make_shared<Formatter>("%(asctime)s %(levelname)s %(name)s %(thread)d: %(message)s"));
   ProxyHandler::Options options;
   options.capacity = 1024;
+  options.deferred_formatting = deferred;
   auto proxy = std::make_shared<ProxyHandler>(file, options);
   log.add_handler(proxy);
   const std::string user = "alice";
@@ -134,8 +136,17 @@ TEST(ProxyHandlerAllocationTest, NoAllocationFromLoggerInfoToAFile) {
   EXPECT_EQ(mine, 0u) << "allocations in the calling thread for " << n << " records";
   EXPECT_EQ(g_all.load(), 0u) << "allocations in all threads (consumer included)";
   EXPECT_EQ(proxy->counters().emitted, n + 4 * options.capacity);
+  EXPECT_EQ(proxy->counters().deferred, deferred ? n + 4 * options.capacity : 0);
   log.remove_handler(proxy);
   proxy->close();
+}
+
+TEST(ProxyHandlerAllocationTest, NoAllocationFromLoggerInfoToAFile) {
+  no_allocation_from_logger_info_to_a_file(false);
+}
+
+TEST(ProxyHandlerAllocationTest, NoAllocationFromLoggerInfoToAFileWithDeferredFormatting) {
+  no_allocation_from_logger_info_to_a_file(true);
 }
 
 }  // namespace

@@ -129,11 +129,13 @@ namespace offhand {
 //       capacity, overflow ("block", "drop_newest", "level_aware",
 //       {"block_for": seconds}, {"level_aware": level}), entry_bytes,
 //       max_retained_bytes, max_batch, exit_timeout (seconds),
-//       copy_source_location, respect_handler_level, thread_name (at most
-//       15 bytes; default "offhand-proxy"), cpu_affinity (an array of CPU
-//       numbers), idle ("spin", or {"spins": n, "first_nap": seconds,
-//       "max_nap": seconds, "park_after": seconds or "never"}, each key
-//       optional; see IdleStrategy). The proxy takes no "formatter" (its handlers
+//       copy_source_location, respect_handler_level, deferred_formatting
+//       (bool, default false: built-in arguments are formatted on the
+//       proxy's thread), thread_name (at most 15 bytes; default
+//       "offhand-proxy"), cpu_affinity (an array of CPU numbers), idle
+//       ("spin", or {"spins": n, "first_nap": seconds, "max_nap": seconds,
+//       "park_after": seconds or "never"}, each key optional; see
+//       IdleStrategy). The proxy takes no "formatter" (its handlers
 //       format). Each wrapped handler applies its own filters, and its own
 //       level when respect_handler_level holds (default: true for
 //       offhand.ProxyHandler, false for QueueHandler, as in Python), on the

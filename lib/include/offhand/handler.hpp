@@ -127,10 +127,13 @@ class Handler {
   // Whether the handler runs under the base's mutex (Locking::kMutex).
   bool locking() const noexcept { return locking_ == Locking::kMutex; }
 
+  // Counts a failure (error_count()) and calls handle_error(): for a
+  // handler that meets a failure of its own record outside handle(), as a
+  // ProxyHandler rendering a deferred message on its consumer thread.
+  void report(const LogRecord* record, std::exception_ptr error) noexcept;
+
  private:
   friend class Logger;  // keeps attachments_
-
-  void report(const LogRecord* record, std::exception_ptr error) noexcept;
 
   const Locking locking_;
   std::atomic<int> level_{level::kNotSet};

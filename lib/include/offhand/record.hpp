@@ -172,6 +172,11 @@ class LogRecord {
   }
   // For the logger: the message is rendered from `p` on first use.
   void set_pending(const detail::PendingMessage* p) { pending_ = p; }
+  // The not-yet-rendered message (null once rendered, or for a record whose
+  // message was set): what a handler that formats elsewhere (a ProxyHandler
+  // with deferred formatting) copies instead of the text. Valid during the
+  // call only, like the record.
+  const detail::PendingMessage* pending() const { return pending_; }
   // Whether the message has been rendered, and the error met rendering it
   // (null when none).
   bool rendered() const { return pending_ == nullptr; }

@@ -106,6 +106,9 @@ struct ProxyCounters {
   // enqueued == emitted + dropped; before, the difference is in the queue.
   std::uint64_t enqueued = 0;
   std::uint64_t emitted = 0;         // records handed to the protected handler(s)
+  // Of those, records whose message the consumer rendered (Options::
+  // deferred_formatting); the others were rendered in the caller.
+  std::uint64_t deferred = 0;
   // Records lost and counted: dropped by the overflow policy, logged while
   // the proxy closed (after its stop message), or not copied into the
   // queue for want of memory. All but the middle ones are also reported
@@ -140,9 +143,11 @@ struct ProxyCounters {
 // QueueHandler and QueueListener in one object).
 //
 // Caller side (any thread, any number at once): handle() checks the proxy's
-// own level and filters, renders the message, copies the record into the
-// queue's memory (nothing borrowed crosses but the static source location,
-// see Options::copy_source_location) and returns, with no lock and, unless
+// own level and filters, renders the message (or, with Options::
+// deferred_formatting, copies its format string and built-in argument
+// values for the consumer to render), copies the record into the queue's
+// memory (nothing borrowed crosses but the static source location, see
+// Options::copy_source_location) and returns, with no lock and, unless
 // the consumer has been idle for 100 ms, no system call. Consumer side (one
 // thread per proxy): records and control messages are taken in queue order;
 // records go to each protected handler in batches, and flush, set_formatter
@@ -232,6 +237,24 @@ class ProxyHandler final : public Handler, private offhand::detail::ShutdownHook
     // comment). Off: every record that passes the proxy reaches every
     // handler whose filters take it, and the proxy starts at NOTSET.
     bool respect_handler_level = true;
+    // Deferred formatting: a record whose message no filter or earlier
+    // handler has rendered yet, and whose arguments are all of {fmt}'s
+    // built-in kinds (integers, floating point, bool, char, C strings,
+    // strings and string views, pointers), is queued as its format string
+    // and a copy of those values, and the consumer thread formats it. The
+    // record still shows the values at the time of the call (strings are
+    // copied), and the text is the one the caller would have rendered. The
+    // call costs less (no formatting in the caller); the consumer does the
+    // formatting instead. A record with an argument of any other type (a
+    // user type with a fmt::formatter), with a named argument, or whose
+    // message was already rendered is rendered in the caller, as without
+    // this option. A format error (a runtime pattern that does not match
+    // its arguments) is reported once, by this proxy's handle_error(), on
+    // the consumer thread; the text is the eager path's. Differences: a C
+    // string formatted with the "p" type shows the address of the copy,
+    // and when another handler of the same logger also renders the message
+    // of a record with a format error, both report it. Off by default.
+    bool deferred_formatting = false;
 
     // The consumer thread (see "The consumer thread" in the class comment).
     // Its name, as `top -H`, `ps -L`, /proc/<pid>/task/<tid>/comm and
