@@ -9,7 +9,10 @@ WatchedFileHandler::WatchedFileHandler(std::string path)
     : WatchedFileHandler(std::move(path), Options{}) {}
 
 WatchedFileHandler::WatchedFileHandler(std::string path, Options options)
-    : FileHandlerBase(std::move(path), options) {}
+    : WatchedFileHandler(std::move(path), options, {}) {}
+
+WatchedFileHandler::WatchedFileHandler(std::string path, Options options, SteadyTimeSource clock)
+    : FileHandlerBase(std::move(path), options), clock_(std::move(clock)) {}
 
 WatchedFileHandler::~WatchedFileHandler() { close(); }
 
@@ -31,7 +34,7 @@ void WatchedFileHandler::before_write() {
   // path now would race it (logrotate then renames our file to
   // "<path>-<date>.backup" and reports an error), so the moved file keeps
   // the records until the rotator's file appears or kMovedAwayWait passes.
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = clock_ ? clock_() : std::chrono::steady_clock::now();
   if (!moved_away_since_) moved_away_since_ = now;
   else if (now - *moved_away_since_ >= kMovedAwayWait) reopen_now();
 }

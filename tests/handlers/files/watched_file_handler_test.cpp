@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -16,6 +15,7 @@
 #include <offhand/handlers/rotating_file_handler.hpp>
 #include <offhand/manager.hpp>
 
+#include "support/manual_clock.hpp"
 #include "support/temp_dir.hpp"
 
 namespace offhand::handlers {
@@ -49,12 +49,32 @@ std::shared_ptr<H> attach(Manager& m, std::shared_ptr<H> h) {
 TEST(WatchedFileHandlerTest, ReopensAPathMovedAwayOnceNothingAppearsThere) {
   TempDir dir;
   Manager m(level::kDebug);
-  attach(m, std::make_shared<WatchedFileHandler>(dir.file("app.log")));
+  test::ManualClock clock;
+  attach(m, std::make_shared<WatchedFileHandler>(dir.file("app.log"), WatchedFileHandler::Options{},
+                                                 clock.function()));
   m.get_logger("app").info("one");
   std::filesystem::rename(dir.file("app.log"), dir.file("app.log.1"));
   m.get_logger("app").info("two");
+  clock.advance(WatchedFileHandler::kMovedAwayWait - std::chrono::nanoseconds(1));
+  m.get_logger("app").info("three");
   EXPECT_FALSE(std::filesystem::exists(dir.file("app.log")));
-  std::this_thread::sleep_for(WatchedFileHandler::kMovedAwayWait + std::chrono::milliseconds(50));
+  clock.advance(std::chrono::nanoseconds(1));
+  m.get_logger("app").info("four");
+  EXPECT_EQ(read_file(dir.file("app.log.1")), "one\ntwo\nthree\n");
+  EXPECT_EQ(read_file(dir.file("app.log")), "four\n");
+}
+
+// The rotator's file appears within the wait: the handler follows it.
+TEST(WatchedFileHandlerTest, FollowsTheRotatorsFileCreatedAfterTheMove) {
+  TempDir dir;
+  Manager m(level::kDebug);
+  test::ManualClock clock;
+  attach(m, std::make_shared<WatchedFileHandler>(dir.file("app.log"), WatchedFileHandler::Options{},
+                                                 clock.function()));
+  m.get_logger("app").info("one");
+  std::filesystem::rename(dir.file("app.log"), dir.file("app.log.1"));
+  m.get_logger("app").info("two");
+  test::write_file(dir.file("app.log"), "");  // logrotate's `create`
   m.get_logger("app").info("three");
   EXPECT_EQ(read_file(dir.file("app.log.1")), "one\ntwo\n");
   EXPECT_EQ(read_file(dir.file("app.log")), "three\n");

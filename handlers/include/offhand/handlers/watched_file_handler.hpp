@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -35,6 +36,11 @@ class WatchedFileHandler final : public FileHandlerBase {
   explicit WatchedFileHandler(std::string path);
   // As above, with options.
   WatchedFileHandler(std::string path, Options options);
+  // The clock kMovedAwayWait is measured on (empty: steady_clock::now);
+  // tests move one by hand. Read under the handler's lock.
+  using SteadyTimeSource = std::function<std::chrono::steady_clock::time_point()>;
+  // As above, with that clock.
+  WatchedFileHandler(std::string path, Options options, SteadyTimeSource clock);
   ~WatchedFileHandler() override;
 
   // How long a file moved away keeps the records when nothing appears at
@@ -47,6 +53,7 @@ class WatchedFileHandler final : public FileHandlerBase {
  private:
   void reopen_now() noexcept;
 
+  SteadyTimeSource clock_;
   // When the open file was first seen moved away with nothing at the path.
   std::optional<std::chrono::steady_clock::time_point> moved_away_since_;
 };
