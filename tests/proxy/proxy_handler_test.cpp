@@ -14,6 +14,7 @@
 #include <fstream>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <source_location>
 #include <string>
 #include <thread>
@@ -32,6 +33,7 @@
 #include "support/error_capture.hpp"
 #include "support/stderr_capture.hpp"
 #include "support/temp_dir.hpp"
+#include "support/wait_until.hpp"
 
 namespace offhand::proxy {
 namespace {
@@ -41,6 +43,7 @@ using testing::CapturingHandler;
 using testing::LineFileHandler;
 using test::StderrCapture;
 using test::TempDir;
+using test::wait_until;
 
 // A timeout that only a hang reaches: it guards against a deadlock, it is
 // not a timing assertion.
@@ -508,22 +511,29 @@ TEST(ProxyHandlerTest, RecordsAfterCloseAreNotDelivered) {
 TEST(ProxyHandlerTest, DestructorClosesAndDrainsAFullQueue) {
   auto target = capture();
   target->hold();
-  std::thread releaser;
-  {
-    ProxyHandler proxy(target, with(16, OverflowPolicy::drop_newest()));
-    log_to(proxy, level::kInfo, "0");
-    target->wait_until_blocked();
-    for (int i = 1; i < 100; ++i) log_to(proxy, level::kInfo, fmt::format("{}", i));
-    EXPECT_EQ(proxy.counters().dropped, 84u);
-    releaser = std::thread([target] {
-      std::this_thread::sleep_for(10ms);
-      target->release();
-    });
-    // ~ProxyHandler with a full queue and a held handler: it waits, drains.
-  }
-  releaser.join();
-  EXPECT_TRUE(target->closed());
+  // The proxy's storage outlives its destructor, so the releaser's look at
+  // closed() never reads freed memory, even if the destructor returned early.
+  std::optional<ProxyHandler> proxy;
+  proxy.emplace(target, with(16, OverflowPolicy::drop_newest()));
+  log_to(*proxy, level::kInfo, "0");
+  target->wait_until_blocked();
+  for (int i = 1; i < 100; ++i) log_to(*proxy, level::kInfo, fmt::format("{}", i));
+  EXPECT_EQ(proxy->counters().dropped, 84u);
+  // The handler is released only once the destructor is closing the proxy
+  // (closed() turns true inside it, before it queues the stop message).
+  std::atomic<bool> saw_closing{false};
+  std::thread releaser([&, p = &*proxy] {
+    saw_closing = wait_until([p] { return p->closed(); });
+    target->release();
+  });
+  // ~ProxyHandler with a full queue and a held handler: it waits, drains.
+  proxy.reset();
+  // What the handler had when the destructor returned.
   const auto messages = target->messages();
+  const bool closed_on_return = target->closed();
+  releaser.join();
+  EXPECT_TRUE(saw_closing);
+  EXPECT_TRUE(closed_on_return);
   // Record 0 was in the handler, 1..15 in the queue; the drops were
   // reported in-band before the stop sentinel.
   ASSERT_EQ(messages.size(), 17u);

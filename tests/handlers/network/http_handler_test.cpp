@@ -136,7 +136,24 @@ TEST(HttpHandlerTest, BatchesStayWithinTheByteLimitAndAreFilledGreedily) {
   records.send_to(h);
 
   const auto requests = server.delivered();
-  ASSERT_GT(requests.size(), 1u);
+  // The batches greedy filling makes of these records: a body is a JSON
+  // array, "[" the records joined by "," "]", of at most 4000 bytes.
+  std::vector<std::size_t> expected;
+  std::size_t body = 0;
+  for (const auto& r : server.delivered_records()) {
+    const std::size_t size = r.dump().size();
+    if (expected.empty() || body + 1 + size > 4000) {
+      expected.push_back(0);
+      body = 2 + size;
+    } else {
+      body += 1 + size;
+    }
+    ++expected.back();
+  }
+  std::vector<std::size_t> sizes;
+  for (const auto& r : requests) sizes.push_back(r.records().size());
+  EXPECT_EQ(sizes, expected);
+  ASSERT_GT(expected.size(), 1u) << "the records must not fit in one request";
   for (std::size_t k = 0; k < requests.size(); ++k) {
     EXPECT_LE(requests[k].body.size(), 4000u);
     // Greedy: the next request's first record would not have fitted.
@@ -302,15 +319,19 @@ TEST(HttpHandlerTest, HangingServerTimesOutAndTheBatchIsSentAgain) {
 }
 
 // Behind a proxy the callers never wait while the server hangs; records
-// queue in the proxy and leave in batches once it answers.
+// queue in the proxy, then in the handler's buffer during the back-off,
+// and leave in full batches once the server is back.
 TEST(HttpHandlerTest, BehindAProxyCallersNeverWaitForAHangingServer) {
   ErrorCapture errors;
+  ManualClock clock;
   HttpTestServer server;
   server.control("hang 1");
   HttpHandler::Options o = options_for(server);
-  o.timeout = 1s;
+  o.clock = clock.function();
+  o.timeout = 300ms;
   o.retry.initial_backoff = 10ms;
   o.retry.max_backoff = 10ms;
+  o.max_batch_records = 50;
   auto http = std::make_shared<HttpHandler>(o);
   auto proxy = std::make_shared<proxy::ProxyHandler>(http);
   Manager m(level::kDebug);
@@ -319,12 +340,24 @@ TEST(HttpHandlerTest, BehindAProxyCallersNeverWaitForAHangingServer) {
   const int n = static_cast<int>(std::max<std::size_t>(200, offhand::test::scaled(2000)));
   for (int i = 0; i < n; ++i) log.info("record {}", i);
   EXPECT_EQ(proxy->counters().caller_waits, 0u);
+  // The first request (record 0) timed out; the stepped clock keeps the
+  // handler in its back-off, so it only buffers what the proxy hands it.
+  ASSERT_TRUE(proxy->flush(30s));
+  EXPECT_EQ(http->stats().pending_records, static_cast<std::uint64_t>(n));
+  EXPECT_EQ(server.total(), 0u);
   server.control("release");
+  clock.advance(1s);
   proxy->close();
   const auto records = server.delivered_records();
   EXPECT_EQ(messages(records), numbered(0, n));
-  EXPECT_LT(server.delivered().size(), static_cast<std::size_t>(n));  // batched
+  // Full batches of max_batch_records, the last one what is left.
+  std::vector<std::size_t> sizes;
+  for (const auto& r : server.delivered()) sizes.push_back(r.records().size());
+  std::vector<std::size_t> expected(static_cast<std::size_t>(n) / 50, 50);
+  if (n % 50 != 0) expected.push_back(static_cast<std::size_t>(n % 50));
+  EXPECT_EQ(sizes, expected);
   EXPECT_EQ(http->stats().records_dropped, 0u);
+  EXPECT_THAT(errors.all(), HasSubstr("Timeout was reached"));
 }
 
 TEST(HttpHandlerTest, TlsVerifiesTheServerAgainstTheGivenCa) {

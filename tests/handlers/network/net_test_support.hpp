@@ -119,20 +119,6 @@ class TcpCollector {
     return lines;
   }
 
-  // Reads every line that arrives until none came for `quiet` (bounded by
-  // `limit`).
-  std::vector<std::string> read_until_quiet(std::chrono::milliseconds quiet,
-                                            std::chrono::milliseconds limit = std::chrono::seconds(60)) {
-    std::vector<std::string> all;
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto more = read_lines(1'000'000, quiet);
-      if (more.empty()) break;
-      all.insert(all.end(), more.begin(), more.end());
-    }
-    return all;
-  }
-
  private:
   int receive_buffer_ = 0;
   int listen_fd_ = -1;

@@ -37,6 +37,7 @@
 #include "offlog_server.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_scale.hpp"
+#include "tests/support/wait_until.hpp"
 
 #ifndef OFFLOGD_PATH
 #error "OFFLOGD_PATH must name the built offhand-offlogd (set by tests/handlers/offlog/meson.build)"
@@ -49,15 +50,7 @@ using test::TempDir;
 using test::read_file;
 using test::scaled;
 
-// Polls `done` until it holds or `limit` passes; returns whether it held.
-inline bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
+using test::wait_until;
 
 // Whether something listens on the Unix socket at `path` (connects and
 // hangs up at once: the server sees an empty connection).

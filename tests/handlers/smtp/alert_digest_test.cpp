@@ -22,7 +22,8 @@ using ::testing::StartsWith;
 using offhand::testing::CapturingHandler;
 using offhand::testing::ReceivedMail;
 using offhand::testing::SmtpTestServer;
-using offhand::testing::StepClock;
+using offhand::testing::ManualClock;
+using offhand::testing::use_clock;
 using offhand::testing::TestRecord;
 using namespace std::chrono_literals;
 
@@ -72,9 +73,9 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
 TEST(AlertDigestMailTest, SendsTheFirstAlertAtOnceAndTheBurstAsOneDigest) {
   SmtpTestServer server;
   auto smtp = smtp_to(server);
-  StepClock clock;
+  ManualClock clock;
   auto options = digest_options(300ms, false, 10, 60s, 3);
-  clock.use_in(options);
+  use_clock(clock, options);
   auto digest = std::make_shared<AlertDigest>(smtp, options);
   for (int i = 1; i <= 8; ++i)
     log(*digest, i % 2 == 0 ? level::kError : level::kCritical, "alert " + std::to_string(i));
@@ -111,9 +112,9 @@ TEST(AlertDigestMailTest, SendsTheFirstAlertAtOnceAndTheBurstAsOneDigest) {
 TEST(AlertDigestMailTest, LimitsMailsPerIntervalAndCoalescesTheRest) {
   SmtpTestServer server;
   auto smtp = smtp_to(server);
-  StepClock clock;
+  ManualClock clock;
   auto options = digest_options(50ms, false, 2, 60s, 10);
-  clock.use_in(options);
+  use_clock(clock, options);
   auto digest = std::make_shared<AlertDigest>(smtp, options);
   log(*digest, level::kCritical, "first");
   EXPECT_EQ(server.count(), 1u);
@@ -173,9 +174,9 @@ TEST(AlertDigestTest, IgnoresRecordsBelowItsLevel) {
 
 TEST(AlertDigestTest, WithoutTheTimerFlushSendsADueDigest) {
   auto target = std::make_shared<CapturingHandler>();
-  StepClock clock;
+  ManualClock clock;
   auto options = digest_options(30ms, false);
-  clock.use_in(options);
+  use_clock(clock, options);
   AlertDigest digest(target, options);
   log(digest, level::kError, "one");
   log(digest, level::kError, "two");
@@ -211,9 +212,9 @@ TEST(AlertDigestTest, TheTimerThreadDeliversALoneBurst) {
 // other 280 until close() sends them, limit or not.
 TEST(AlertDigestTest, NothingIsLostInAStorm) {
   auto target = std::make_shared<CapturingHandler>();
-  StepClock clock;
+  ManualClock clock;
   auto options = digest_options(10ms, false, 3, 1s, 2);
-  clock.use_in(options);
+  use_clock(clock, options);
   auto digest = std::make_shared<AlertDigest>(target, options);
   constexpr int kRecords = 300;
   for (int i = 0; i < kRecords; ++i) {

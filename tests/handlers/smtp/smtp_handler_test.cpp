@@ -21,7 +21,7 @@ using offhand::testing::decode_rfc2047;
 using offhand::test::ErrorCapture;
 using offhand::testing::ReceivedMail;
 using offhand::testing::SmtpTestServer;
-using offhand::testing::StepClock;
+using offhand::testing::ManualClock;
 using offhand::testing::TestRecord;
 using namespace std::chrono_literals;
 
@@ -268,8 +268,8 @@ TEST(SmtpHandlerConfigTest, RejectsUnsafeAddressesAndOptions) {
 
 TEST_F(SmtpHandlerTest, ReportsARefusalThroughHandleErrorAndRetries) {
   ErrorCapture errors;
-  StepClock clock;
-  auto h = std::make_shared<SmtpHandler>(options_for(server_), clock.fn());
+  ManualClock clock;
+  auto h = std::make_shared<SmtpHandler>(options_for(server_), clock.function());
   server_.control("refuse 550 5.7.1 relaying denied");
   TestRecord r("app", level::kCritical, "refused once");
   h->handle(r.record);
@@ -297,8 +297,8 @@ TEST_F(SmtpHandlerTest, ReportsARefusalThroughHandleErrorAndRetries) {
 
 TEST_F(SmtpHandlerTest, ReportsATemporaryRefusal) {
   ErrorCapture errors;
-  StepClock clock;
-  auto h = std::make_shared<SmtpHandler>(options_for(server_), clock.fn());
+  ManualClock clock;
+  auto h = std::make_shared<SmtpHandler>(options_for(server_), clock.function());
   server_.control("refuse 451 4.3.0 try again later");
   TestRecord r("app", level::kCritical, "greylisted");
   h->handle(r.record);
@@ -313,8 +313,8 @@ TEST_F(SmtpHandlerTest, ReportsATemporaryRefusal) {
 
 TEST_F(SmtpHandlerTest, DeliversAfterTheServerComesBack) {
   ErrorCapture errors;
-  StepClock clock;
-  auto h = std::make_shared<SmtpHandler>(options_for(server_), clock.fn());
+  ManualClock clock;
+  auto h = std::make_shared<SmtpHandler>(options_for(server_), clock.function());
   server_.control("away");
   TestRecord r1("app", level::kCritical, "while away 1");
   h->handle(r1.record);
@@ -344,8 +344,8 @@ TEST_F(SmtpHandlerTest, GivesUpAfterMaxRetriesAndSaysSo) {
   o.max_retries = 2;
   o.retry.initial_backoff = 10ms;
   o.retry.max_backoff = 15ms;
-  StepClock clock;
-  auto h = std::make_shared<SmtpHandler>(o, clock.fn());
+  ManualClock clock;
+  auto h = std::make_shared<SmtpHandler>(o, clock.function());
   server_.control("away");
   TestRecord r("app", level::kCritical, "lost cause");
   h->handle(r.record);
@@ -417,8 +417,8 @@ TEST_F(SmtpHandlerTest, ASlowServerTimesOutAndIsReported) {
   auto o = options_for(server_);
   o.connect_timeout = 300ms;
   o.timeout = 500ms;
-  StepClock clock;
-  auto h = std::make_shared<SmtpHandler>(o, clock.fn());
+  ManualClock clock;
+  auto h = std::make_shared<SmtpHandler>(o, clock.function());
   server_.control("delay 2");
   TestRecord r("app", level::kCritical, "slow");
   h->handle(r.record);

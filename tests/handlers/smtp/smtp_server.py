@@ -23,6 +23,7 @@
 #   away              stop listening and drop every open connection
 #   back              listen again, on the same ports
 #   count             reply "OK <number of messages stored>"
+#   connections       reply "OK <number of SMTP connections open now>"
 #   quit              stop the server and exit
 #
 # Bounded: the process exits by itself after --lifetime seconds (default
@@ -173,6 +174,8 @@ class Server:
                 await self.listen()
         elif cmd == "count":
             return "OK %d" % st.count
+        elif cmd == "connections":
+            return "OK %d" % len(st.protocols)
         elif cmd == "quit":
             self.done.set()
         else:

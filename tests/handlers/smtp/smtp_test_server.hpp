@@ -33,6 +33,7 @@
 #include <offhand/record.hpp>
 
 #include "support/error_capture.hpp"
+#include "support/manual_clock.hpp"
 #include "support/python_server.hpp"
 #include "support/temp_dir.hpp"
 
@@ -42,24 +43,14 @@
 
 namespace offhand::testing {
 
-// A steady clock the test steps: an SmtpHandler's back-off (fn()) and an
-// AlertDigest (use_in(): the digest then runs without its timer and acts on
-// the time at each record and flush) move only when the test says.
-class StepClock {
- public:
-  void advance(std::chrono::milliseconds d) const { *now_ += d; }
-  std::function<std::chrono::steady_clock::time_point()> fn() const {
-    return [now = now_] { return *now; };
-  }
-  void use_in(handlers::AlertDigest::Options& o) const {
-    o.timer = false;
-    o.clock = fn();
-  }
+using test::ManualClock;
 
- private:
-  std::shared_ptr<std::chrono::steady_clock::time_point> now_ =
-      std::make_shared<std::chrono::steady_clock::time_point>();
-};
+// Runs an AlertDigest on `clock`: without its timer, the digest acts on the
+// time at each record and flush, so it moves only when the test says.
+inline void use_clock(const ManualClock& clock, handlers::AlertDigest::Options& o) {
+  o.timer = false;
+  o.clock = clock.function();
+}
 
 // One message as the server stored it.
 struct ReceivedMail {
