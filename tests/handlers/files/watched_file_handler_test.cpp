@@ -43,41 +43,43 @@ std::shared_ptr<H> attach(Manager& m, std::shared_ptr<H> h) {
   return h;
 }
 
+// A WatchedFileHandler on a stepped clock that wrote "one", saw its file
+// moved to app.log.1 with nothing at the path, and wrote "two".
+struct MovedAway {
+  MovedAway() {
+    attach(m, std::make_shared<WatchedFileHandler>(dir.file("app.log"), WatchedFileHandler::Options{},
+                                                   clock.function()));
+    log.info("one");
+    std::filesystem::rename(dir.file("app.log"), dir.file("app.log.1"));
+    log.info("two");
+  }
+  TempDir dir;
+  Manager m{level::kDebug};
+  test::ManualClock clock;
+  Logger& log = m.get_logger("app");
+};
+
 // Moved away with nothing at the path: a rotator between its rename and its
 // `create`. The moved file keeps the records for kMovedAwayWait (creating
 // the path then would race the rotator's create), then the path is created.
 TEST(WatchedFileHandlerTest, ReopensAPathMovedAwayOnceNothingAppearsThere) {
-  TempDir dir;
-  Manager m(level::kDebug);
-  test::ManualClock clock;
-  attach(m, std::make_shared<WatchedFileHandler>(dir.file("app.log"), WatchedFileHandler::Options{},
-                                                 clock.function()));
-  m.get_logger("app").info("one");
-  std::filesystem::rename(dir.file("app.log"), dir.file("app.log.1"));
-  m.get_logger("app").info("two");
-  clock.advance(WatchedFileHandler::kMovedAwayWait - std::chrono::nanoseconds(1));
-  m.get_logger("app").info("three");
-  EXPECT_FALSE(std::filesystem::exists(dir.file("app.log")));
-  clock.advance(std::chrono::nanoseconds(1));
-  m.get_logger("app").info("four");
-  EXPECT_EQ(read_file(dir.file("app.log.1")), "one\ntwo\nthree\n");
-  EXPECT_EQ(read_file(dir.file("app.log")), "four\n");
+  MovedAway t;
+  t.clock.advance(WatchedFileHandler::kMovedAwayWait - std::chrono::nanoseconds(1));
+  t.log.info("three");
+  EXPECT_FALSE(std::filesystem::exists(t.dir.file("app.log")));
+  t.clock.advance(std::chrono::nanoseconds(1));
+  t.log.info("four");
+  EXPECT_EQ(read_file(t.dir.file("app.log.1")), "one\ntwo\nthree\n");
+  EXPECT_EQ(read_file(t.dir.file("app.log")), "four\n");
 }
 
 // The rotator's file appears within the wait: the handler follows it.
 TEST(WatchedFileHandlerTest, FollowsTheRotatorsFileCreatedAfterTheMove) {
-  TempDir dir;
-  Manager m(level::kDebug);
-  test::ManualClock clock;
-  attach(m, std::make_shared<WatchedFileHandler>(dir.file("app.log"), WatchedFileHandler::Options{},
-                                                 clock.function()));
-  m.get_logger("app").info("one");
-  std::filesystem::rename(dir.file("app.log"), dir.file("app.log.1"));
-  m.get_logger("app").info("two");
-  test::write_file(dir.file("app.log"), "");  // logrotate's `create`
-  m.get_logger("app").info("three");
-  EXPECT_EQ(read_file(dir.file("app.log.1")), "one\ntwo\n");
-  EXPECT_EQ(read_file(dir.file("app.log")), "three\n");
+  MovedAway t;
+  test::write_file(t.dir.file("app.log"), "");  // logrotate's `create`
+  t.log.info("three");
+  EXPECT_EQ(read_file(t.dir.file("app.log.1")), "one\ntwo\n");
+  EXPECT_EQ(read_file(t.dir.file("app.log")), "three\n");
 }
 
 TEST(WatchedFileHandlerTest, ReopensAPathReplacedByAnotherFile) {
