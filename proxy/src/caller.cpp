@@ -136,7 +136,8 @@ void Core::count_drop(int levelno, std::uint64_t pos) noexcept {
   drop_mark_.compare_exchange_strong(expected, pos, std::memory_order_acq_rel);
 }
 
-bool Core::push_record(const LogRecord& record, std::string_view message, bool defer) {
+bool Core::push_record(const LogRecord& record, std::string_view message,
+                       std::size_t deferred_args) {
   std::uint64_t pos = 0;
   if (overflow_.kind() == OverflowPolicy::Kind::kLevelAware &&
       record.levelno < overflow_.keep_level()) {
@@ -175,7 +176,7 @@ bool Core::push_record(const LogRecord& record, std::string_view message, bool d
   }
   Entry& e = entry(pos);
   try {
-    encode(e, record, message, copy_source_location_, defer);
+    encode(e, record, message, copy_source_location_, deferred_args);
     e.kind = EntryKind::kRecord;
   } catch (...) {
     // The ticket is ours: it must be committed, or the consumer would wait

@@ -63,10 +63,11 @@ class Core : public std::enable_shared_from_this<Core> {
 
   // Copies the record into the queue, applying the overflow policy when it
   // is full. Returns false when the record was dropped (and counted).
-  // With `defer` (Options::deferred_formatting; `message` empty), the
-  // record's pending message is copied as its format string and arguments
-  // when they allow it, and rendered on the consumer (see encode()).
-  bool push_record(const LogRecord& record, std::string_view message, bool defer = false);
+  // With `deferred_args` (deferred_size() of the record's pending message,
+  // measured before; `message` empty), the record is copied as its format
+  // string and arguments and rendered on the consumer (see encode()).
+  bool push_record(const LogRecord& record, std::string_view message,
+                   std::size_t deferred_args = kNotDeferrable);
 
   // Queues a control message, waiting for room until `deadline` whatever
   // the overflow policy (control messages are never dropped). Returns the

@@ -77,17 +77,12 @@ std::size_t string_bytes(std::span<const Field> fields) {
 }  // namespace
 
 void encode(Entry& e, const LogRecord& r, std::string_view message, bool copy_location,
-            bool defer) {
+            std::size_t deferred_args) {
   // Deferred: the format string and the encoded arguments take the place
-  // of the text; when they cannot (a user type), the text is rendered here.
-  const offhand::detail::PendingMessage* pending = defer ? r.pending() : nullptr;
-  std::size_t args_size = 0;
-  if (pending != nullptr) {
-    args_size = deferred_size(pending->format, pending->args);
-    if (args_size == kNotDeferrable) pending = nullptr;
-  }
-  if (defer && pending == nullptr) message = r.message();
-  e.deferred = pending != nullptr;
+  // of the text.
+  e.deferred = deferred_args != kNotDeferrable;
+  const offhand::detail::PendingMessage* pending = e.deferred ? r.pending() : nullptr;
+  const std::size_t args_size = e.deferred ? deferred_args : 0;
   if (e.deferred) message = {pending->format.data(), pending->format.size()};
   e.levelno = r.levelno;
   e.lineno = r.lineno;

@@ -15,6 +15,8 @@
 #include <offhand/formatter.hpp>
 #include <offhand/record.hpp>
 
+#include "deferred_args.hpp"
+
 namespace offhand::proxy::detail {
 
 // What an entry carries. Control messages travel in the same queue as
@@ -152,15 +154,15 @@ struct alignas(64) Entry {
 };
 
 // Copies `r` (with `message`, already rendered) into `e`; a static source
-// location is kept as views unless `copy_location`. With `defer` (and
-// `message` empty), a record whose message is still pending and whose
-// arguments can be deferred is copied as its format string and arguments
-// (e.deferred); any other has its message rendered here. Runs in the
+// location is kept as views unless `copy_location`. With `deferred_args`
+// (not kNotDeferrable: deferred_size() of the record's pending message;
+// `message` empty), the record is copied as its format string and
+// arguments (e.deferred). Runs in the
 // caller thread on a slot it owns. Allocates only when the slot's buffers
 // are too small; may throw std::bad_alloc then (the caller marks the slot
 // kSkip).
 void encode(Entry& e, const LogRecord& r, std::string_view message, bool copy_location,
-            bool defer = false);
+            std::size_t deferred_args = kNotDeferrable);
 
 // Points `out` at the strings of `e` (for a deferred record, the message is
 // the format string: the consumer renders it, see e.deferred); field and exception views are

@@ -90,11 +90,15 @@ ProxyHandler::~ProxyHandler() {
 void ProxyHandler::emit(const LogRecord& record) {
   // Deferred formatting: the arguments are copied and the consumer renders
   // them, unless the message was rendered already (then the text is
-  // copied) or an argument is not a built-in value (then encode() renders
-  // it here).
+  // copied) or an argument is not a built-in value (then it is rendered
+  // here, before a slot is taken: the consumer never waits on a render).
   if (options_.deferred_formatting && !record.rendered()) {
-    core_->push_record(record, {}, /*defer=*/true);
-    return;
+    const offhand::detail::PendingMessage& p = *record.pending();
+    const std::size_t args = detail::deferred_size(p.format, p.args);
+    if (args != detail::kNotDeferrable) {
+      core_->push_record(record, {}, args);
+      return;
+    }
   }
   // Rendered here, in the caller thread (once: the record caches it for
   // the other handlers of the same call).
