@@ -338,10 +338,9 @@ bool Logger::has_handlers() const noexcept {
 }
 
 void Logger::call(int level, const Extra* extra, std::source_location loc,
-                  fmt::string_view format, fmt::format_args args,
-                  std::span<const Field> bound) noexcept {
+                  detail::PendingMessage& pending, std::span<const Field> bound) noexcept {
   RenderBuffer buffer;
-  detail::PendingMessage pending{format, args, buffer.get()};
+  pending.buffer = buffer.get();
 
   LogRecord record;
   record.name = name_;
