@@ -176,14 +176,29 @@ bool CollectorStream::append(std::string_view record) {
 }
 
 void CollectorStream::make_room(std::size_t need) {
-  // The first record no byte of which was written on this connection.
-  std::size_t first = 0;
-  if (sent_ > base_)
-    first = static_cast<std::size_t>(std::lower_bound(ends_.begin(), ends_.end(), sent_) - ends_.begin()) + 1;
+  const std::uint64_t limit = options_.max_pending_bytes;
+  // First, the oldest records written whole stop being kept for a resend:
+  // the kernel has them, so they count as delivered.
+  std::size_t whole = 0;
+  std::uint64_t cut = base_;
+  while (whole < ends_.size() && ends_[whole] <= sent_ && held() - (cut - base_) + need > limit)
+    cut = ends_[whole++];
+  if (whole > 0) {
+    ends_.erase(ends_.begin(), ends_.begin() + static_cast<std::ptrdiff_t>(whole));
+    head_ += static_cast<std::size_t>(cut - base_);
+    base_ = cut;
+    counts_.delivered += whole;
+    compact();
+  }
+  if (held() + need <= limit) return;
+  // Then the oldest records no byte of which was written are dropped; the
+  // one the socket took in part stays (a resend needs all of it).
+  const std::size_t first =
+      sent_ > base_ ? static_cast<std::size_t>(std::lower_bound(ends_.begin(), ends_.end(), sent_) - ends_.begin()) + 1
+                    : 0;
   if (first >= ends_.size()) return;
   const std::uint64_t start = first == 0 ? base_ : ends_[first - 1];
   const std::uint64_t unsent = base_ + held() - start;
-  const std::uint64_t limit = options_.max_pending_bytes;
   // Dropping every unsent record would not make room: the new one goes alone.
   if (held() - unsent + need > limit) return;
   std::size_t last = first;  // one past the last record dropped
@@ -193,7 +208,7 @@ void CollectorStream::make_room(std::size_t need) {
   const auto to = ends_.begin() + static_cast<std::ptrdiff_t>(last);
   if (first == 0) {
     // Nothing held was written on this connection: the records go from the
-    // front, as acknowledged ones do, and the positions after them stay.
+    // front, and the positions after them stay.
     head_ += static_cast<std::size_t>(freed);
     base_ += freed;
     sent_ = checked_ = acked_ = base_;

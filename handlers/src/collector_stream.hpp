@@ -49,9 +49,11 @@ class CollectorStream {
   enum class Overflow {
     // Drop the new record; the records held are older and keep their place.
     kDropNewest,
-    // Drop the oldest records no byte of which was written yet, as many as
-    // it takes; records already written (whole or in part) are kept for a
-    // resend, so when they alone fill the buffer the new record is dropped.
+    // The oldest go first, as many as it takes: records written whole stop
+    // being kept for a resend (the kernel has them: they count as
+    // delivered, and a break now loses them unseen), then the records no
+    // byte of which was written are dropped. The record the socket took in
+    // part stays; when it and the new one do not fit, the new one is dropped.
     kDropOldest,
   };
 
@@ -99,7 +101,8 @@ class CollectorStream {
   struct Counts {
     // Records the collector's TCP acknowledged whole (learnt every 64 KiB
     // written, during an outage, and in linger()), and those written whole
-    // when abandon() closed the stream (the kernel goes on sending them).
+    // that were let go: to make room (kDropOldest), or when abandon()
+    // closed the stream (the kernel goes on sending them).
     std::uint64_t delivered = 0;
     std::uint64_t dropped = 0;           // no room, or not written at abandon()
     std::uint64_t resent = 0;            // records sent again after a break

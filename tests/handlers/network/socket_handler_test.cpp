@@ -48,6 +48,15 @@ SocketHandler::Options tcp_options(std::uint16_t port) {
   return o;
 }
 
+// The message of a SocketError report, as its what() gave it.
+std::string message_of(const std::string& report) {
+  const std::string from = "SocketError: ", to = " in offhand::handlers::";
+  const auto a = report.find(from);
+  const auto b = report.find(to, a);
+  if (a == std::string::npos || b == std::string::npos) return report;
+  return report.substr(a + from.size(), b - a - from.size());
+}
+
 std::vector<json> parse_all(const std::vector<std::string>& lines) {
   std::vector<json> out;
   for (const std::string& l : lines) out.push_back(json::parse(l));  // throws on invalid JSON
@@ -71,7 +80,9 @@ TEST(SocketHandlerTest, SendsOneJsonLinePerRecordInOrder) {
     EXPECT_EQ(records[i]["fields"]["i"], i);
     EXPECT_EQ(records[i]["fields"]["user"], "ann");
   }
+  handler->flush();  // waits for the collector's TCP to acknowledge them
   EXPECT_EQ(handler->stats().records_sent, 50u);
+  EXPECT_EQ(handler->stats().pending_records, 0u);
   EXPECT_EQ(handler->stats().connects, 1u);
   EXPECT_EQ(handler->stats().records_dropped, 0u);
 }
@@ -119,7 +130,11 @@ TEST(SocketHandlerTest, OversizeRecordHasItsMessageCut) {
   EXPECT_EQ(json::parse(lines[1])["message"], "after");
   EXPECT_EQ(handler->stats().records_truncated, 1u);
   EXPECT_EQ(handler->stats().records_dropped, 1u);
-  EXPECT_THAT(errors.all(), HasSubstr("dropped a record longer than max_record_bytes (2048)"));
+  ASSERT_THAT(errors.texts(), SizeIs(1));
+  EXPECT_EQ(message_of(errors.texts()[0]),
+            fmt::format("SocketHandler: tcp 127.0.0.1:{}: dropped a record longer than max_record_bytes "
+                        "(2048) even with its message cut",
+                        collector.port()));
 }
 
 TEST(SocketHandlerTest, RetriesWithPythonsBackoffAndReportsTheOutageOnce) {
@@ -140,6 +155,7 @@ TEST(SocketHandlerTest, RetriesWithPythonsBackoffAndReportsTheOutageOnce) {
     return handler->stats().connect_attempts;
   };
   EXPECT_EQ(log_at(0ms), 1u);  // refused at t = 0
+  const std::uint64_t first_bytes = handler->stats().pending_bytes;
   // Python's SocketHandler: 1 s, then doubling, at most 30 s.
   const std::chrono::milliseconds waits[] = {1s, 2s, 4s, 8s, 16s, 30s, 30s};
   std::uint64_t attempts = 1;
@@ -151,9 +167,10 @@ TEST(SocketHandlerTest, RetriesWithPythonsBackoffAndReportsTheOutageOnce) {
   EXPECT_EQ(handler->stats().pending_records, static_cast<std::uint64_t>(sent));
   // One report for the whole outage, not one per record or attempt.
   ASSERT_THAT(errors.texts(), SizeIs(1));
-  EXPECT_THAT(errors.all(), HasSubstr("SocketHandler to 127.0.0.1:" + std::to_string(port) +
-                                      ": Connection refused; holding 1 record"));
-  EXPECT_THAT(errors.all(), HasSubstr("next try in 1 s"));
+  EXPECT_EQ(message_of(errors.texts()[0]),
+            fmt::format("SocketHandler: tcp 127.0.0.1:{}: cannot connect: Connection refused; holding 1 "
+                        "record ({} bytes), next try in 1 s",
+                        port, first_bytes));
 
   // The collector comes up; the next try delivers everything, in order.
   TcpCollector collector(port);
@@ -161,7 +178,9 @@ TEST(SocketHandlerTest, RetriesWithPythonsBackoffAndReportsTheOutageOnce) {
   const auto records = parse_all(collector.read_lines(static_cast<std::size_t>(sent)));
   ASSERT_THAT(records, SizeIs(sent));
   for (int i = 0; i < sent; ++i) EXPECT_EQ(records[i]["message"], "record " + std::to_string(i));
+  handler->flush();
   EXPECT_EQ(handler->stats().connects, 1u);
+  EXPECT_EQ(handler->stats().records_sent, static_cast<std::uint64_t>(sent));
   EXPECT_EQ(handler->stats().records_dropped, 0u);
   EXPECT_THAT(errors.texts(), SizeIs(1));  // nothing dropped: nothing more to say
 }
@@ -256,19 +275,27 @@ TEST(SocketHandlerTest, BoundedBufferDropsTheOldestAndCountsThem) {
   for (int i = kRecords - static_cast<int>(kHeld); i < kRecords; ++i) expected.push_back(line(i));
   EXPECT_EQ(lines, expected);
   const auto up = handler->stats();
-  EXPECT_EQ(up.records_sent, kHeld);
+  EXPECT_EQ(up.records_sent, kHeld);  // flush() waited for the acknowledgements
+  EXPECT_EQ(up.pending_records, 0u);
   EXPECT_EQ(up.records_dropped, kRecords - kHeld);
   // Two reports: the outage's start, and its end with the exact drop count.
   const auto texts = errors.texts();
   ASSERT_THAT(texts, SizeIs(2));
-  EXPECT_THAT(texts[0], HasSubstr("Connection refused"));
-  EXPECT_THAT(texts[1], HasSubstr("delivering again after 1 s; 119 records dropped during the outage"));
+  EXPECT_EQ(message_of(texts[0]),
+            fmt::format("SocketHandler: tcp 127.0.0.1:{}: cannot connect: Connection refused; holding 1 "
+                        "record (100 bytes), next try in 1 s",
+                        port));
+  EXPECT_EQ(message_of(texts[1]),
+            fmt::format("SocketHandler: tcp 127.0.0.1:{}: delivering again after 1 s; 119 records "
+                        "dropped during the outage",
+                        port));
 }
 
 TEST(SocketHandlerTest, CloseReportsWhatItCouldNotSend) {
   ErrorCapture errors;
   ManualClock clock;
-  SocketHandler::Options o = tcp_options(offhand::test::free_port());
+  const std::uint16_t port = offhand::test::free_port();
+  SocketHandler::Options o = tcp_options(port);
   o.clock = clock.function();
   o.close_timeout = 200ms;
   auto handler = std::make_shared<SocketHandler>(o);
@@ -281,7 +308,8 @@ TEST(SocketHandlerTest, CloseReportsWhatItCouldNotSend) {
   EXPECT_EQ(handler->stats().records_dropped, 3u);
   EXPECT_EQ(handler->stats().pending_records, 0u);
   ASSERT_THAT(errors.texts(), SizeIs(2));
-  EXPECT_THAT(errors.texts()[1], HasSubstr("3 records not sent at close"));
+  EXPECT_EQ(message_of(errors.texts()[1]),
+            fmt::format("SocketHandler: tcp 127.0.0.1:{}: 3 records not sent at close", port));
 }
 
 TEST(SocketHandlerTest, ReconnectsWhenTheCollectorRestarts) {
@@ -301,7 +329,9 @@ TEST(SocketHandlerTest, ReconnectsWhenTheCollectorRestarts) {
   // listening. The handler notices before writing and holds the records.
   collector.drop_connection();
   collector.stop_listening();
-  for (int i = 10; i < 15; ++i) log.info("record {}", i);
+  log.info("record 10");
+  const std::uint64_t held_at_break = handler->stats().pending_bytes;
+  for (int i = 11; i < 15; ++i) log.info("record {}", i);
   EXPECT_EQ(handler->stats().pending_records, 5u);
   collector.listen_again();
   clock.advance(1s);
@@ -309,10 +339,15 @@ TEST(SocketHandlerTest, ReconnectsWhenTheCollectorRestarts) {
   const auto records = parse_all(collector.read_lines(6));
   ASSERT_THAT(records, SizeIs(6));
   for (int i = 0; i < 6; ++i) EXPECT_EQ(records[i]["message"], "record " + std::to_string(10 + i));
+  handler->flush();
   EXPECT_EQ(handler->stats().connects, 2u);
+  EXPECT_EQ(handler->stats().records_sent, 16u);
   EXPECT_EQ(handler->stats().records_dropped, 0u);
   ASSERT_THAT(errors.texts(), SizeIs(1));
-  EXPECT_THAT(errors.all(), HasSubstr("the collector closed the connection"));
+  EXPECT_EQ(message_of(errors.texts()[0]),
+            fmt::format("SocketHandler: tcp 127.0.0.1:{}: the collector closed the connection; holding "
+                        "1 record ({} bytes), next try in 1 s",
+                        collector.port(), held_at_break));
 }
 
 // The collector accepts and never reads: behind a drop_newest proxy the
@@ -349,21 +384,23 @@ TEST(SocketHandlerTest, CollectorThatNeverReadsNeverBlocksTheCaller) {
   // smaller than n records, so some were dropped.
   EXPECT_EQ(held.records_sent + held.pending_records + held.records_dropped, static_cast<std::uint64_t>(n));
   ASSERT_GT(held.records_dropped, 0u) << "the collector's buffers took every record";
-  EXPECT_THAT(errors.all(), HasSubstr("the collector is not reading"));
+  ASSERT_THAT(errors.texts(), SizeIs(1));
+  EXPECT_EQ(message_of(errors.texts()[0]),
+            fmt::format("SocketHandler: tcp 127.0.0.1:{}: the buffer is full (65536 bytes) and the "
+                        "collector is not reading: dropping the oldest unsent records until it takes "
+                        "them",
+                        collector.port()));
 
-  // The collector reads at last: each line the handler wrote whole arrives,
-  // then each flush writes more of what it held, until it holds nothing.
+  // The collector reads at last: each flush writes more of what the
+  // handler held, until the collector acknowledged it all, and every line
+  // that arrived is a record counted as sent.
   std::vector<std::string> lines;
-  auto read_what_was_sent = [&] {
-    const auto s = socket->stats();
-    auto more = collector.read_lines(s.records_sent - lines.size());
-    lines.insert(lines.end(), more.begin(), more.end());
-    return lines.size() == s.records_sent && s.pending_records == 0;
-  };
   EXPECT_TRUE(offhand::test::wait_until([&] {
-    if (read_what_was_sent()) return true;
+    auto more = collector.read_lines(static_cast<std::size_t>(n), 50ms);  // what has come
+    lines.insert(lines.end(), more.begin(), more.end());
     proxy->flush(30s);
-    return false;
+    const auto s = socket->stats();
+    return s.pending_records == 0 && lines.size() == s.records_sent;
   }));
   proxy->close();
   const auto s = socket->stats();
@@ -379,6 +416,14 @@ TEST(SocketHandlerTest, CollectorThatNeverReadsNeverBlocksTheCaller) {
     EXPECT_GT(i, last);
     last = i;
   }
+  EXPECT_EQ(last, n - 1);  // the newest record is never the one dropped
+  // The end of the outage, with its exact count.
+  ASSERT_THAT(errors.texts(), SizeIs(2));
+  EXPECT_THAT(message_of(errors.texts()[1]),
+              ::testing::StartsWith(fmt::format("SocketHandler: tcp 127.0.0.1:{}: delivering again after ",
+                                                collector.port())));
+  EXPECT_THAT(message_of(errors.texts()[1]),
+              ::testing::EndsWith(fmt::format("; {} records dropped during the outage", s.records_dropped)));
 }
 
 TEST(DatagramHandlerTest, SendsOneDatagramPerRecord) {
