@@ -5,7 +5,9 @@
 // collector that never reads behind a ProxyHandler, and dictConfig.
 #include <offhand/handlers/socket_handler.hpp>
 
+#include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -289,6 +291,128 @@ TEST(SocketHandlerTest, BoundedBufferDropsTheOldestAndCountsThem) {
             fmt::format("SocketHandler: tcp 127.0.0.1:{}: delivering again after 1 s; 119 records "
                         "dropped during the outage",
                         port));
+}
+
+// The collector is connected and reads nothing: the kernel's buffers fill,
+// then the handler's. The oldest records go first (those the kernel has
+// whole are let go, then the oldest unsent are dropped), so the newest
+// arrive once the collector reads; every record is sent or dropped,
+// counted exactly, and none arrives twice or out of order.
+TEST(SocketHandlerTest, FullBufferWhileConnectedDropsTheOldestAndKeepsTheNewest) {
+  ErrorCapture errors;
+  TcpCollector collector(0, 4096);
+  SocketHandler::Options o = tcp_options(collector.port());
+  o.buffer_bytes = 16 * 1024;
+  o.max_record_bytes = 1024;
+  o.flush_timeout = 100ms;
+  auto handler = std::make_shared<SocketHandler>(o);
+  handler->set_formatter(std::make_shared<Formatter>("%(message)s"));
+  Manager m(level::kDebug);
+  Logger& log = m.get_logger("app");
+  log.add_handler(handler);
+  // Lines of 1000 bytes: the buffer holds 16 of them. Not scaled: 10 MB
+  // against the kernel's buffers for one connection (4 MiB at most here).
+  constexpr int kRecords = 10000;
+  constexpr std::size_t kHeld = 16 * 1024 / 1000;
+  auto line = [](int i) { return fmt::format("record {:05} {}", i, std::string(986, '.')); };
+  ASSERT_EQ(line(0).size(), 999u);
+  for (int i = 0; i < kRecords; ++i) log.info("{}", line(i));
+  const auto full = handler->stats();
+  EXPECT_EQ(full.pending_records, kHeld);
+  EXPECT_EQ(full.pending_bytes, kHeld * 1000);
+  ASSERT_GT(full.records_dropped, 0u) << "the kernel's buffers took every record";
+  EXPECT_EQ(full.records_sent + full.pending_records + full.records_dropped,
+            static_cast<std::uint64_t>(kRecords));
+
+  std::vector<std::string> lines;
+  ASSERT_TRUE(offhand::test::wait_until([&] {
+    auto more = collector.read_lines(kRecords, 50ms);  // what has come
+    lines.insert(lines.end(), more.begin(), more.end());
+    handler->flush();
+    const auto s = handler->stats();
+    return s.pending_records == 0 && lines.size() == s.records_sent;
+  }));
+  const auto s = handler->stats();
+  EXPECT_EQ(s.records_dropped, full.records_dropped);  // nothing more was lost
+  EXPECT_EQ(lines.size() + s.records_dropped, static_cast<std::uint64_t>(kRecords));
+  std::vector<int> got;
+  for (const std::string& l : lines) got.push_back(std::stoi(l.substr(7, 5)));
+  EXPECT_TRUE(std::adjacent_find(got.begin(), got.end(), std::greater_equal<int>()) == got.end())
+      << "a record arrived twice or out of order";
+  // The buffer held the newest records, and at most one older: the one the
+  // socket had taken in part.
+  ASSERT_GE(got.size(), kHeld - 1);
+  const std::vector<int> newest(got.end() - static_cast<std::ptrdiff_t>(kHeld - 1), got.end());
+  std::vector<int> expected;
+  for (int i = kRecords - static_cast<int>(kHeld) + 1; i < kRecords; ++i) expected.push_back(i);
+  EXPECT_EQ(newest, expected);
+  // The outage: its start, and its end with the exact drop count.
+  const auto texts = errors.texts();
+  ASSERT_THAT(texts, SizeIs(2));
+  EXPECT_EQ(message_of(texts[0]),
+            fmt::format("SocketHandler: tcp 127.0.0.1:{}: the buffer is full (16384 bytes) and the "
+                        "collector is not reading: dropping the oldest unsent records until it takes "
+                        "them",
+                        collector.port()));
+  EXPECT_THAT(message_of(texts[1]), ::testing::EndsWith(fmt::format(
+                                        "; {} records dropped during the outage", s.records_dropped)));
+}
+
+// The collector's host does not answer: emit() starts the connect and
+// returns, the records wait, and close() gives up after close_timeout.
+// Were emit() waiting for the connect, it would report it timed out.
+TEST(SocketHandlerTest, EmitNeverWaitsForTheConnect) {
+  ErrorCapture errors;
+  offhand::testing::UnansweringListener peer;
+  SocketHandler::Options o = tcp_options(peer.port());
+  o.connect_timeout = 30s;
+  o.close_timeout = 50ms;
+  auto handler = std::make_shared<SocketHandler>(o);
+  Manager m(level::kDebug);
+  Logger& log = m.get_logger("app");
+  log.add_handler(handler);
+  for (int i = 0; i < 3; ++i) log.info("record {}", i);
+  const auto s = handler->stats();
+  EXPECT_EQ(s.connect_attempts, 1u);
+  EXPECT_EQ(s.connects, 0u);
+  EXPECT_EQ(s.pending_records, 3u);
+  EXPECT_THAT(errors.texts(), SizeIs(0));  // the connect is under way, not failed
+
+  handler->close();
+  EXPECT_EQ(handler->stats().connect_attempts, 1u);
+  EXPECT_EQ(handler->stats().records_dropped, 3u);
+  ASSERT_THAT(errors.texts(), SizeIs(1));
+  EXPECT_EQ(message_of(errors.texts()[0]),
+            fmt::format("SocketHandler: tcp 127.0.0.1:{}: 3 records not sent at close", peer.port()));
+}
+
+// A connect that is never answered fails once connect_timeout has passed,
+// found by the next call that may wait (flush() here), and is reported once.
+TEST(SocketHandlerTest, UnansweredConnectFailsAfterConnectTimeout) {
+  ErrorCapture errors;
+  offhand::testing::UnansweringListener peer;
+  SocketHandler::Options o = tcp_options(peer.port());
+  o.connect_timeout = 100ms;
+  o.flush_timeout = 20s;
+  o.close_timeout = 0ms;
+  auto handler = std::make_shared<SocketHandler>(o);
+  Manager m(level::kDebug);
+  Logger& log = m.get_logger("app");
+  log.add_handler(handler);
+  log.info("held");
+  const std::uint64_t bytes = handler->stats().pending_bytes;
+  EXPECT_THAT(errors.texts(), SizeIs(0));
+  handler->flush();  // waits for the connect: until connect_timeout, then it failed
+  const auto s = handler->stats();
+  EXPECT_EQ(s.connect_attempts, 1u);
+  EXPECT_EQ(s.connects, 0u);
+  EXPECT_EQ(s.outages, 1u);
+  EXPECT_EQ(s.pending_records, 1u);
+  ASSERT_THAT(errors.texts(), SizeIs(1));
+  EXPECT_EQ(message_of(errors.texts()[0]),
+            fmt::format("SocketHandler: tcp 127.0.0.1:{}: cannot connect: timed out after 100 ms; "
+                        "holding 1 record ({} bytes), next try in 1 s",
+                        peer.port(), bytes));
 }
 
 TEST(SocketHandlerTest, CloseReportsWhatItCouldNotSend) {
