@@ -79,7 +79,7 @@ struct SocketHandler::State {
                 .key_file = {},
                 .server_name = {},
                 .connect_timeout = o.connect_timeout,
-                .write_timeout = o.flush_timeout,
+                .write_timeout = o.flush_timeout,  // unused: each call bounds its wait
                 .retry = o.retry,
                 .max_pending_bytes = o.buffer_bytes,
                 .overflow = detail::CollectorStream::Overflow::kDropOldest,
