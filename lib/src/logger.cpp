@@ -180,14 +180,15 @@ std::string exception_text(const std::vector<std::pair<std::string, std::string>
   return text;
 }
 
-std::string stack_text() {
+[[gnu::noinline]] std::string stack_text() {
   std::array<void*, 64> frames{};
   const int n = ::backtrace(frames.data(), static_cast<int>(frames.size()));
   std::unique_ptr<char*, void (*)(void*)> symbols(::backtrace_symbols(frames.data(), n), std::free);
   std::string text = "Stack (most recent call last):";
-  // Most recent last, as Python prints it; frame 0 is this function and
-  // frame 1 Logger::call, which the user did not write.
-  for (int i = n - 1; i >= 2; --i) {
+  // Most recent last, as Python prints it; frames 0 to 2 are this
+  // function, handle_described() and Logger::call, which the user did not
+  // write.
+  for (int i = n - 1; i >= 3; --i) {
     text += "\n  ";
     text += symbols ? symbols.get()[i] : fmt::format("{}", frames[static_cast<std::size_t>(i)]);
   }
@@ -337,6 +338,36 @@ bool Logger::has_handlers() const noexcept {
   return false;
 }
 
+namespace {
+
+// A record whose call asked for the exception being handled or the stack:
+// they are made here, out of the common path, only for records that passed
+// the level check.
+[[gnu::noinline]] void handle_described(Logger& logger, LogRecord& record,
+                                        const Extra& extra) noexcept {
+  std::vector<std::pair<std::string, std::string>> chain;
+  std::vector<ExceptionEntry> entries;
+  std::string exc_text, stack;
+  try {
+    if (extra.exc_info || extra.exception) {
+      collect_exceptions(extra.exception ? extra.exception : std::current_exception(), chain);
+      for (const auto& [type, what] : chain) entries.push_back({type, what});
+      record.exception = entries;
+      exc_text = exception_text(chain);
+      record.exc_text = exc_text;
+    }
+    if (extra.stack_info) {
+      stack = stack_text();
+      record.stack_info = stack;
+    }
+  } catch (...) {
+    // Out of memory while describing the exception: log without it.
+  }
+  logger.handle(record);
+}
+
+}  // namespace
+
 void Logger::call(int level, const Extra* extra, std::source_location loc,
                   detail::PendingMessage& pending, std::span<const Field> bound) noexcept {
   RenderBuffer buffer;
@@ -362,27 +393,11 @@ void Logger::call(int level, const Extra* extra, std::source_location loc,
     return;
   }
 
-  // Exception and stack: made only for records that passed the level check,
-  // and only when asked for.
-  std::vector<std::pair<std::string, std::string>> chain;
-  std::vector<ExceptionEntry> entries;
-  std::string exc_text, stack;
   if (extra != nullptr) {
     record.fields = extra->fields.span();
-    try {
-      if (extra->exc_info || extra->exception) {
-        collect_exceptions(extra->exception ? extra->exception : std::current_exception(), chain);
-        for (const auto& [type, what] : chain) entries.push_back({type, what});
-        record.exception = entries;
-        exc_text = exception_text(chain);
-        record.exc_text = exc_text;
-      }
-      if (extra->stack_info) {
-        stack = stack_text();
-        record.stack_info = stack;
-      }
-    } catch (...) {
-      // Out of memory while describing the exception: log without it.
+    if (extra->exc_info || extra->exception || extra->stack_info) {
+      handle_described(*this, record, *extra);
+      return;
     }
   }
   handle(record);
