@@ -61,6 +61,31 @@ ThreadInfo make_thread_info() {
 // static TLS a dlopen()ed library may use.
 [[gnu::tls_model("initial-exec")]] thread_local ThreadInfo t_thread = make_thread_info();
 
+// Context fields: owned values, and views of them handed to records.
+thread_local std::vector<OwnedField> t_context;
+thread_local std::vector<Field> t_context_views;
+
+// What a record takes from its thread, as views of t_thread and
+// t_context_views, in a constant-initialised, trivially destructible
+// thread-local: a log call reads it with plain loads, where the two above
+// cost a call each (their initialisation guard). Refreshed whenever what
+// it views changes.
+struct Stamp {
+  std::uint64_t thread = 0;
+  std::string_view thread_name;
+  std::span<const Field> context;
+  bool ready = false;
+};
+[[gnu::tls_model("initial-exec")]] constinit thread_local Stamp t_stamp;
+
+void refresh_stamp() noexcept { t_stamp = {t_thread.id, t_thread.name, t_context_views, true}; }
+
+void rebuild_context_views() {
+  t_context_views.clear();
+  for (const OwnedField& f : t_context) t_context_views.push_back(f.view());
+  refresh_stamp();
+}
+
 // Process-wide state a log call reads is constant-initialised (zero until
 // first set), never dynamically: a static object of the program may log
 // before this file's dynamic initialisers have run (in a static build they
@@ -102,6 +127,7 @@ void after_fork_in_child() {
     t_thread.name = std::move(name);
     t_thread.named_by_user = true;
   }
+  refresh_stamp();
 }
 
 const bool g_fork_handler_installed = [] {
@@ -134,14 +160,6 @@ class RenderBuffer {
   detail::MessageBuffer* buffer_;  // looked up once (t_render_buffers is general-dynamic TLS)
 };
 
-// Context fields: owned values, and views of them handed to records.
-thread_local std::vector<OwnedField> t_context;
-thread_local std::vector<Field> t_context_views;
-
-void rebuild_context_views() {
-  t_context_views.clear();
-  for (const OwnedField& f : t_context) t_context_views.push_back(f.view());
-}
 
 // The exception being handled and the exceptions nested in it, outermost
 // first.
@@ -208,6 +226,7 @@ void write_stderr(std::string_view text) noexcept {
 void set_thread_name(std::string_view name) {
   t_thread.name = name;
   t_thread.named_by_user = true;
+  refresh_stamp();
 }
 
 void set_process_name(std::string_view name) {
@@ -228,11 +247,14 @@ void set_process_name(std::string_view name) {
 std::span<const Field> current_context() noexcept { return t_context_views; }
 
 void stamp_record(LogRecord& record) noexcept {
-  record.thread = t_thread.id;
-  record.thread_name = t_thread.name;
+  if (!t_stamp.ready) [[unlikely]]
+    refresh_stamp();
+  const Stamp& stamp = t_stamp;
+  record.thread = stamp.thread;
+  record.thread_name = stamp.thread_name;
   record.process = current_pid();
   record.process_name = current_process_name();
-  record.context = t_context_views;
+  record.context = stamp.context;
 }
 
 void detail::fill_caller(LogRecord& record) noexcept {
