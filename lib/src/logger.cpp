@@ -390,7 +390,7 @@ namespace {
 
 }  // namespace
 
-void Logger::call(int level, const Extra* extra, std::source_location loc,
+void Logger::call(int level, const Extra* extra, const detail::CallSite& site,
                   detail::PendingMessage& pending, std::span<const Field> bound) noexcept {
   RenderBuffer buffer;
   pending.buffer = buffer.get();
@@ -398,9 +398,9 @@ void Logger::call(int level, const Extra* extra, std::source_location loc,
   LogRecord record;
   record.name = name_;
   record.levelno = level;
-  record.pathname = loc.file_name();
-  record.lineno = loc.line();
-  record.function = loc.function_name();
+  record.pathname = site.file;
+  record.lineno = site.line;
+  record.function = site.function;
   record.static_location = true;
   detail::fill_caller(record);
   record.bound = bound;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <exception>
 #include <initializer_list>
 #include <source_location>
@@ -28,10 +29,14 @@ class Logger;
 struct Extra;
 
 namespace detail {
-// A log call's format string and where the call was written.
+// A log call's format string and where the call was written (the
+// std::source_location's strings, measured at compile time when the format
+// string was checked then).
 struct CallSite {
   fmt::string_view format;
-  std::source_location location;
+  std::string_view file;
+  std::string_view function;
+  std::uint_least32_t line = 0;
   // The format string is a string literal, checked at compile time: it has
   // static storage.
   bool literal = false;
@@ -61,17 +66,18 @@ struct FormatString {
   consteval FormatString(  // NOLINT(google-explicit-constructor)
       const S& s,
       std::source_location loc = std::source_location::current())
-      : str(s), location(loc), literal(true) {}
+      : str(s), location(loc), file(loc.file_name()), function(loc.function_name()), literal(true) {}
   FormatString(  // NOLINT(google-explicit-constructor)
       RuntimeFormat r,
       std::source_location loc = std::source_location::current())
-      : str(r), location(loc) {}
+      : str(r), location(loc), file(loc.file_name()), function(loc.function_name()) {}
 
   // What the log call passes on.
-  CallSite site() const noexcept { return {str, location, literal}; }
+  CallSite site() const noexcept { return {str, file, function, location.line(), literal}; }
 
   fmt::format_string<Args...> str;
   std::source_location location;
+  std::string_view file, function;  // location's, measured once
   // Made from a string literal (the consteval constructor), not fmt::runtime.
   bool literal = false;
 };
@@ -265,7 +271,7 @@ class Logger {
 
   // The out-of-line part of a log call: `pending` has everything but its
   // render buffer.
-  void call(int level, const Extra* extra, std::source_location loc,
+  void call(int level, const Extra* extra, const detail::CallSite& site,
             detail::PendingMessage& pending, std::span<const Field> bound) noexcept;
 
   // The enabled path of a log call, kept out of line so that a disabled
@@ -281,10 +287,10 @@ class Logger {
     if constexpr (codec != nullptr) {
       const auto values = detail::arg_addresses(args...);
       detail::PendingMessage pending{site.format, store, nullptr, codec, values.data(), site.literal};
-      call(level, extra, site.location, pending, bound);
+      call(level, extra, site, pending, bound);
     } else {
       detail::PendingMessage pending{site.format, store, nullptr};
-      call(level, extra, site.location, pending, bound);
+      call(level, extra, site, pending, bound);
     }
   }
   void call_handlers(const LogRecord& record) noexcept;
