@@ -118,6 +118,10 @@ class Core : public std::enable_shared_from_this<Core> {
   // Queue, producer side (caller.cpp).
   Entry& entry(std::uint64_t pos) noexcept { return entries_[pos & mask_]; }
   bool try_reserve(std::uint64_t& pos) noexcept;
+  // After the record of ticket `pos`: brings the lines of the next
+  // records' slots towards this core (a hint; no ordering, no effect on
+  // what any thread reads).
+  void prefetch_ahead(std::uint64_t pos) noexcept;
   // Waits for room and records the wait in longest_wait_ns_; a record's
   // wait (count_wait) is counted in caller_waits_ once the waiter is seen
   // by the consumer (space_waiters_).

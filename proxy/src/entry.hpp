@@ -37,44 +37,54 @@ struct StrRef {
 
 // An entry's byte buffer: storage that is never zero-filled and keeps its
 // capacity from one record to the next. encode() sizes it once per record,
-// then copies each string in with a bare memcpy.
+// then copies each string in with a bare memcpy. Used by whoever owns the
+// slot; address_hint() may be read by any thread at any time.
 class Bytes {
  public:
-  const char* data() const noexcept { return data_.get(); }
-  char* data() noexcept { return data_.get(); }
+  Bytes() = default;
+  ~Bytes() { delete[] data(); }
+  Bytes(const Bytes&) = delete;
+  Bytes& operator=(const Bytes&) = delete;
+
+  const char* data() const noexcept { return data_.load(std::memory_order_relaxed); }
+  char* data() noexcept { return data_.load(std::memory_order_relaxed); }
   std::size_t capacity() const noexcept { return capacity_; }
+  // The buffer's address, for another thread to prefetch: possibly stale
+  // (freed even), never to be dereferenced. Atomic only so that reading it
+  // while the owner replaces the buffer is not a data race.
+  const char* address_hint() const noexcept { return data_.load(std::memory_order_relaxed); }
 
   // Makes room for `n` bytes; the old contents are lost. Allocates (and may
   // throw std::bad_alloc) only when `n` exceeds the capacity.
   void reserve_discarding(std::size_t n) {
     if (n <= capacity_) return;
     const std::size_t grown = std::max(n, 2 * capacity_);
-    data_ = std::make_unique_for_overwrite<char[]>(grown);
-    capacity_ = grown;
+    replace(new char[grown], grown);
   }
   // Makes room for `n` bytes, keeping the first `used`. Allocates (and may
   // throw std::bad_alloc) only when `n` exceeds the capacity.
   void reserve_keeping(std::size_t used, std::size_t n) {
     if (n <= capacity_) return;
     const std::size_t grown = std::max(n, 2 * capacity_);
-    auto data = std::make_unique_for_overwrite<char[]>(grown);
-    if (used != 0) std::memcpy(data.get(), data_.get(), used);
-    data_ = std::move(data);
-    capacity_ = grown;
+    char* data = new char[grown];
+    if (used != 0) std::memcpy(data, this->data(), used);
+    replace(data, grown);
   }
   // Touches every page, so the first record to use them does not take the
   // page faults in the caller's thread.
   void prefault() noexcept {
-    if (capacity_ > 0) std::memset(data_.get(), 0, capacity_);
+    if (capacity_ > 0) std::memset(data(), 0, capacity_);
   }
   // Gives the memory back.
-  void release() noexcept {
-    data_.reset();
-    capacity_ = 0;
-  }
+  void release() noexcept { replace(nullptr, 0); }
 
  private:
-  std::unique_ptr<char[]> data_;
+  void replace(char* data, std::size_t capacity) noexcept {
+    delete[] data_.exchange(data, std::memory_order_relaxed);
+    capacity_ = capacity;
+  }
+
+  std::atomic<char*> data_{nullptr};
   std::size_t capacity_ = 0;
 };
 
