@@ -72,6 +72,7 @@ Handler::Handler(Locking locking) : locking_(locking) {
 Handler::~Handler() { detail::unregister_fork_locks(this); }
 
 bool Handler::filter(const LogRecord& record) const noexcept {
+  if (filters_.empty()) return true;
   detail::ReadSection section;  // the list is read without a lock
   for (const FilterPtr& f : filters_.items()) {
     try {

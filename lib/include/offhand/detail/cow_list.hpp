@@ -37,6 +37,11 @@ class CowList {
     return {v->data(), v->size()};
   }
 
+  // Whether the list is empty, for the log path outside a read section (it
+  // reads no item): a change racing with the call may or may not be seen,
+  // as with items().
+  bool empty() const noexcept { return empty_.load(std::memory_order_relaxed); }
+
   // A copy of the current items, for configuration code (any thread).
   std::vector<T> copy() const {
     std::scoped_lock lock(mutex_);
@@ -88,6 +93,7 @@ class CowList {
     auto holder = std::make_shared<std::unique_ptr<const std::vector<T>>>();
     std::function<void()> reclaim = [holder] { holder->reset(); };
     holder->reset(current_.load(std::memory_order_relaxed));
+    empty_.store(fresh->empty(), std::memory_order_relaxed);
     current_.store(fresh.release(), std::memory_order_release);
     lock.unlock();
     retire(std::move(reclaim));
@@ -95,6 +101,7 @@ class CowList {
 
   mutable std::mutex mutex_;
   std::atomic<const std::vector<T>*> current_{nullptr};  // written under mutex_
+  std::atomic<bool> empty_{true};                        // written under mutex_
 };
 
 }  // namespace offhand::detail
