@@ -283,10 +283,10 @@ class Logger {
   [[gnu::noinline]] void call_with(int level, const Extra* extra, const detail::CallSite& site,
                                    std::span<const Field> bound, Args&... args) noexcept {
     const auto store = fmt::make_format_args(args...);
-    constexpr const detail::ArgCodec* codec = detail::kArgCodec<Args...>;
-    if constexpr (codec != nullptr) {
+    if constexpr (detail::kArgsDeferrable<Args...>) {
       const auto values = detail::arg_addresses(args...);
-      detail::PendingMessage pending{site.format, store, nullptr, codec, values.data(), site.literal};
+      detail::PendingMessage pending{site.format, store, nullptr, detail::kArgCodec<Args...>,
+                                     values.data(), site.literal};
       call(level, extra, site, pending, bound);
     } else {
       detail::PendingMessage pending{site.format, store, nullptr};

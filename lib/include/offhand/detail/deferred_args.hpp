@@ -207,11 +207,15 @@ struct CodecFor<true, Args...> {
 
 }  // namespace deferred
 
-// The codec of a call with these argument types, or null when one of them
-// is not of a kind deferred formatting copies.
+// Whether every argument type is of a kind deferred formatting copies.
 template <class... Args>
-inline constexpr const ArgCodec* kArgCodec =
-    deferred::CodecFor<(deferred::TraitsOf<Args>::kDeferrable && ...), Args...>::kValue;
+inline constexpr bool kArgsDeferrable = (deferred::TraitsOf<Args>::kDeferrable && ...);
+
+// The codec of a call with these argument types, or null when not
+// kArgsDeferrable (test that, not this pointer, in a constant expression:
+// UBSan's checks make comparing it non-constant).
+template <class... Args>
+inline constexpr const ArgCodec* kArgCodec = deferred::CodecFor<kArgsDeferrable<Args...>, Args...>::kValue;
 
 // The call's arguments by address, as ArgCodec reads them.
 template <class... Args>
