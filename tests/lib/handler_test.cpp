@@ -3,6 +3,7 @@
 // Python's name-prefix and callable filters.
 #include <offhand/handler.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +16,8 @@
 
 #include "lib/test_handlers.hpp"
 #include "support/capturing_handler.hpp"
+#include "support/error_capture.hpp"
+#include "support/manual_clock.hpp"
 
 namespace offhand {
 namespace {
@@ -23,6 +26,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using offhand::testing::CapturingHandler;
+using namespace std::chrono_literals;
 
 // A record with the given logger name, level and message, as a bridge would
 // build one.
@@ -211,6 +215,69 @@ TEST(FilterTest, NameFilterPassesTheLoggerAndItsDescendants) {
   EXPECT_FALSE(passes("a"));
   EXPECT_FALSE(passes("b"));
   EXPECT_FALSE(passes(""));
+}
+
+// The default handle_error reports at most 5 failures per 10-second window
+// of the handler's error clock; the first report of a later window says how
+// many were not shown.
+TEST(HandlerErrorLimitTest, FiveReportsPerWindowThenTheSuppressedCount) {
+  test::ErrorCapture reports;
+  test::ManualClock clock;
+  test::ThrowingHandler h;
+  h.set_error_clock(clock.function());
+  Rec r("app.db", level::kError, "m");
+  const std::string report =
+      "--- Logging error ---\n"
+      "std::runtime_error: disk on fire in offhand::test::ThrowingHandler\n"
+      "Record of logger 'app.db' at :0 in \n";
+  const auto failures = [&](int n) {
+    for (int i = 0; i < n; ++i) h.handle(r.record);
+  };
+
+  failures(7);  // the window opens: 5 reported, 2 suppressed
+  EXPECT_EQ(reports.texts(), std::vector<std::string>(5, report));
+  clock.advance(10s - 1ns);
+  failures(1);  // still the first window
+  EXPECT_EQ(reports.texts().size(), 5u);
+
+  clock.advance(1ns);  // exactly 10 s after the first: a new window
+  failures(6);
+  auto texts = reports.texts();
+  ASSERT_EQ(texts.size(), 10u);
+  EXPECT_EQ(texts[5],
+            "--- Logging error ---\n"
+            "(3 earlier errors of this handler were not shown)\n"
+            "std::runtime_error: disk on fire in offhand::test::ThrowingHandler\n"
+            "Record of logger 'app.db' at :0 in \n");
+  for (std::size_t i = 6; i < 10; ++i) EXPECT_EQ(texts[i], report) << i;
+
+  clock.advance(10s);  // the next window: the one suppressed is counted once
+  failures(1);
+  texts = reports.texts();
+  ASSERT_EQ(texts.size(), 11u);
+  EXPECT_EQ(texts[10],
+            "--- Logging error ---\n"
+            "(1 earlier errors of this handler were not shown)\n"
+            "std::runtime_error: disk on fire in offhand::test::ThrowingHandler\n"
+            "Record of logger 'app.db' at :0 in \n");
+  clock.advance(10s);  // nothing was suppressed since: no count
+  failures(1);
+  EXPECT_EQ(reports.texts().back(), report);
+  EXPECT_EQ(h.error_count(), 16u);  // every failure counted, shown or not
+}
+
+// Each handler has its own window: one handler's flood does not silence
+// another's first failure.
+TEST(HandlerErrorLimitTest, WindowsArePerHandler) {
+  test::ErrorCapture reports;
+  test::ManualClock clock;
+  test::ThrowingHandler noisy, quiet;
+  noisy.set_error_clock(clock.function());
+  quiet.set_error_clock(clock.function());
+  Rec r("app", level::kError, "m");
+  for (int i = 0; i < 20; ++i) noisy.handle(r.record);
+  quiet.handle(r.record);
+  EXPECT_EQ(reports.texts().size(), 6u);
 }
 
 TEST(FilterTest, EmptyNameFilterPassesEverything) {
