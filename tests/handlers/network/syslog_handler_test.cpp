@@ -31,6 +31,7 @@
 #include "handlers/network/syslog_rsyslogd.hpp"
 #include "lib/test_handlers.hpp"
 #include "support/error_capture.hpp"
+#include "support/process.hpp"
 
 namespace offhand {
 namespace {
@@ -157,10 +158,8 @@ void run_cpython(const std::string& document) {
       "for lvl, msg in json.loads(sys.argv[2]): log.log(lvl, msg)\n"
       "logging.shutdown()\n";
   test::TempDir dir;
-  const pid_t pid = test::spawn({"/usr/bin/python3", "-c", script, document, calls}, dir.file("log"));
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << test::read_file(dir.file("log"));
+  test::Process python({"/usr/bin/python3", "-c", script, document, calls}, dir.file("log"));
+  ASSERT_EQ(python.wait(std::chrono::seconds(60)), 0) << python.describe() << ": " << python.output();
 }
 
 void run_offhand(const std::string& document) {
