@@ -22,6 +22,7 @@
 #include "support/capturing_handler.hpp"
 #include "support/error_capture.hpp"
 #include "support/manual_clock.hpp"
+#include "support/record_builder.hpp"
 #include "support/stderr_capture.hpp"
 
 namespace offhand_test_app {
@@ -342,11 +343,9 @@ TEST(LoggerTest, ThrowingLoggerFilterRejects) {
 TEST(LoggerTest, HandleSendsARecordMadeElsewhereWithoutLevelCheck) {
   Manager m(level::kError);
   auto h = recorder(m.root());
-  LogRecord r;
-  r.name = "bridge";
-  r.levelno = level::kDebug;
-  r.set_message("from elsewhere");
-  m.get_logger("bridge").handle(r);
+  const OwnedRecord r =
+      test::make_record({.name = "bridge", .level = level::kDebug, .message = "from elsewhere"});
+  m.get_logger("bridge").handle(r.view());
   EXPECT_THAT(h->messages(), ElementsAre("from elsewhere"));
 }
 
