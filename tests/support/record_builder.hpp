@@ -66,8 +66,7 @@ inline OwnedRecord make_record(const RecordSpec& spec) {
 // proxy's consumer hands to emit_batch).
 class RecordBatch {
  public:
-  // Adds a record; returns it.
-  const LogRecord& add(const RecordSpec& spec) { return owned_.emplace_back(make_record(spec)).view(); }
+  void add(const RecordSpec& spec) { owned_.push_back(make_record(spec)); }
   // Pointers to the records, in the order added (valid while no record is
   // added).
   std::vector<const LogRecord*> pointers() const {
