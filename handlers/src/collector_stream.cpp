@@ -114,7 +114,7 @@ CollectorStream::CollectorStream(Options options)
   if (options_.unix_path.empty()) {
     if (options_.host.empty()) throw std::invalid_argument("host: must not be empty");
     if (options_.port == 0) throw std::invalid_argument("port: must be 1 to 65535");
-    description_ = fmt::format("{} {}:{}", options_.tls ? "tls" : "tcp", options_.host, options_.port);
+    description_ = fmt::format("{} {}", options_.tls ? "tls" : "tcp", endpoint_label(options_.host, options_.port));
   } else {
     if (options_.tls) throw std::invalid_argument("tls: not over a Unix socket");
     if (options_.unix_path.size() >= sizeof(sockaddr_un{}.sun_path))
@@ -152,15 +152,22 @@ CollectorStream::CollectorStream(Options options)
 
 CollectorStream::~CollectorStream() { disconnect(); }
 
+CollectorStream::Counts CollectorStream::counts() const noexcept {
+  Counts c = counts_;
+  c.pending_records = ends_.size();
+  c.pending_bytes = held();
+  return c;
+}
+
 bool CollectorStream::append(std::string_view record) {
-  if (held() + record.size() > options_.max_pending_bytes) {
-    ++dropped_total_;
-    const bool begins = outage_.begin(Clock::now());
-    outage_.dropped(1);
-    if (begins) {
-      report_ = fmt::format("{}: {} bytes pending, the limit: dropping records until the collector takes them",
-                            description_, held());
-    }
+  const std::size_t limit = options_.max_pending_bytes;
+  if (held() + record.size() > limit) {
+    // What the peer acknowledged since it was last asked makes room first.
+    release_acknowledged();
+    if (options_.overflow == Overflow::kDropOldest) make_room(record.size());
+  }
+  if (held() + record.size() > limit) {
+    note_drops(1);
     return false;
   }
   data_.append(record);
@@ -168,25 +175,100 @@ bool CollectorStream::append(std::string_view record) {
   return true;
 }
 
-CollectorStream::Outcome CollectorStream::send() {
+void CollectorStream::make_room(std::size_t need) {
+  const std::uint64_t limit = options_.max_pending_bytes;
+  // First, the oldest records written whole stop being kept for a resend:
+  // the kernel has them, so they count as delivered.
+  std::size_t whole = 0;
+  std::uint64_t cut = base_;
+  while (whole < ends_.size() && ends_[whole] <= sent_ && held() - (cut - base_) + need > limit)
+    cut = ends_[whole++];
+  if (whole > 0) {
+    ends_.erase(ends_.begin(), ends_.begin() + static_cast<std::ptrdiff_t>(whole));
+    head_ += static_cast<std::size_t>(cut - base_);
+    base_ = cut;
+    counts_.delivered += whole;
+    compact();
+  }
+  if (held() + need <= limit) return;
+  // Then the oldest records no byte of which was written are dropped; the
+  // one the socket took in part stays (a resend needs all of it).
+  const std::size_t first =
+      sent_ > base_ ? static_cast<std::size_t>(std::lower_bound(ends_.begin(), ends_.end(), sent_) - ends_.begin()) + 1
+                    : 0;
+  if (first >= ends_.size()) return;
+  const std::uint64_t start = first == 0 ? base_ : ends_[first - 1];
+  const std::uint64_t unsent = base_ + held() - start;
+  // Dropping every unsent record would not make room: the new one goes alone.
+  if (held() - unsent + need > limit) return;
+  std::size_t last = first;  // one past the last record dropped
+  std::uint64_t freed = 0;
+  while (held() - freed + need > limit) freed = ends_[last++] - start;
+  const auto from = ends_.begin() + static_cast<std::ptrdiff_t>(first);
+  const auto to = ends_.begin() + static_cast<std::ptrdiff_t>(last);
+  if (first == 0) {
+    // Nothing held was written on this connection: the records go from the
+    // front, and the positions after them stay.
+    head_ += static_cast<std::size_t>(freed);
+    base_ += freed;
+    sent_ = checked_ = acked_ = base_;
+    marks_.clear();
+    ends_.erase(from, to);
+    compact();
+  } else {
+    data_.erase(head_ + static_cast<std::size_t>(start - base_), static_cast<std::size_t>(freed));
+    for (auto it = ends_.erase(from, to); it != ends_.end(); ++it) *it -= freed;
+  }
+  note_drops(last - first);
+}
+
+void CollectorStream::note_drops(std::uint64_t n) {
+  counts_.dropped += n;
+  const bool begins = outage_.begin(clock_now());
+  outage_.dropped(n);
+  if (!begins) return;
+  ++counts_.outages;
+  report_ = fmt::format("{}: the buffer is full ({} bytes) and the collector {}: dropping {} records until it takes them",
+                        description_, options_.max_pending_bytes,
+                        link_ == Link::kUp ? "is not reading" : "is away",
+                        options_.overflow == Overflow::kDropOldest ? "the oldest unsent" : "new");
+}
+
+void CollectorStream::note_recovery() {
+  // Recovered once the peer acknowledged everything: a collector that
+  // merely let its socket buffers fill again has not caught up.
+  if (!outage_.active() || held() != 0 || link_ != Link::kUp) return;
+  if (auto summary = outage_.end(clock_now()); summary && summary->dropped > 0)
+    report_ = fmt::format("{}: delivering again after {}; {} dropped during the outage", description_,
+                          duration_text(summary->lasted), records_text(summary->dropped));
+}
+
+CollectorStream::Outcome CollectorStream::send(Wait wait) {
   Outcome out;
-  const auto now = Clock::now();
+  const auto t = clock_now();
+  const bool bounded = wait.at_most.has_value();
+  const auto until = bounded ? Clock::now() + *wait.at_most : Clock::time_point{};
   const std::uint64_t end = base_ + held();
   try {
-    if (fd_ < 0) {
+    if (link_ == Link::kDown) {
       if (held() == 0) {
         out.all_written = true;
-        return out;
-      }
-      if (!backoff_.due(now)) {
         out.report = std::exchange(report_, {});
         return out;
       }
-      connect();
-    } else {
+      if (!wait.ignore_backoff && !backoff_.due(t)) {
+        out.report = std::exchange(report_, {});
+        return out;
+      }
+      start_connect(!bounded);
+    } else if (link_ == Link::kUp) {
       check_peer();
     }
-    const auto deadline = stalled_ ? now : now + options_.write_timeout;
+    if (link_ != Link::kUp && !advance_connect(bounded ? until : connect_deadline_)) {
+      out.report = std::exchange(report_, {});
+      return out;  // a connect under way: the next call goes on with it
+    }
+    const auto deadline = bounded ? until : stalled_ ? Clock::now() : Clock::now() + options_.write_timeout;
     // Plain sockets write with MSG_NOSIGNAL; only OpenSSL needs the guard.
     std::optional<SigpipeGuard> guard;
     if (tls_) guard.emplace();
@@ -207,49 +289,82 @@ CollectorStream::Outcome CollectorStream::send() {
       release_acknowledged();
       checked_ = sent_;
     }
-    backoff_.succeeded();
   } catch (const std::exception& e) {
     fail();
-    backoff_.failed(now);
-    if (outage_.begin(now)) report_ = fmt::format("{}: {}", description_, e.what());
+    const auto next = backoff_.failed(t);
+    if (outage_.begin(t)) {
+      ++counts_.outages;
+      report_ = fmt::format("{}: {}; holding {} ({} bytes), next try in {}", description_, e.what(),
+                            records_text(ends_.size()), held(), duration_text(next));
+    }
     out.report = std::exchange(report_, {});
     return out;
   }
   out.all_written = sent_ == end;
-  // Recovered once the peer acknowledged everything: a collector that
-  // merely let its socket buffers fill again has not caught up.
-  if (outage_.active() && held() == 0) {
-    if (auto summary = outage_.end(Clock::now()); summary && summary->dropped > 0)
-      report_ = fmt::format("{}: delivering again after {}; {} dropped during the outage", description_,
-                            duration_text(summary->lasted), records_text(summary->dropped));
-  }
+  note_recovery();
   out.report = std::exchange(report_, {});
   return out;
 }
 
-std::size_t CollectorStream::linger(std::string& report) {
-  const auto deadline = Clock::now() + options_.write_timeout;
+CollectorStream::Outcome CollectorStream::send() { return send(Wait{}); }
+
+std::size_t CollectorStream::linger(std::string& report) { return linger(report, Wait{}); }
+
+std::size_t CollectorStream::linger(std::string& report, Wait wait) {
+  const auto deadline = Clock::now() + wait.at_most.value_or(options_.write_timeout);
+  const auto add = [&report](std::string text) {
+    if (text.empty()) return;
+    if (!report.empty()) report += "; ";
+    report += text;
+  };
   for (;;) {
-    Outcome out = send();
-    if (!out.report.empty()) report = std::move(out.report);
+    Wait left = wait;
+    if (wait.at_most)
+      left.at_most = std::max(std::chrono::milliseconds(0),
+                              std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()));
+    add(send(left).report);
     release_acknowledged();
-    if (held() == 0 || fd_ < 0 || Clock::now() >= deadline) return held();
+    note_recovery();
+    add(std::exchange(report_, {}));
+    if (held() == 0 || link_ == Link::kDown || Clock::now() >= deadline) return held();
     // Acknowledgements come on the peer's schedule: look again shortly.
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
 }
 
-void CollectorStream::connect() {
-  const auto deadline = Clock::now() + options_.connect_timeout;
+std::uint64_t CollectorStream::abandon() {
+  release_acknowledged();
+  const std::uint64_t written = link_ == Link::kUp ? sent_ : base_;
+  std::uint64_t whole = 0;
+  for (std::uint64_t e : ends_) {
+    if (e > written) break;
+    ++whole;
+  }
+  const std::uint64_t lost = ends_.size() - whole;
+  counts_.delivered += whole;
+  counts_.dropped += lost;
+  disconnect();
+  base_ += held();
+  data_.clear();
+  head_ = 0;
+  ends_.clear();
+  sent_ = checked_ = acked_ = base_;
+  return lost;
+}
+
+void CollectorStream::start_connect(bool wait_for_it) {
+  ++counts_.connect_attempts;
+  connect_deadline_ = Clock::now() + options_.connect_timeout;
+  bool in_progress = false;
   int fd = -1;
   if (!options_.unix_path.empty()) {
     int err = 0;
     fd = open_unix_socket(options_.unix_path, SOCK_STREAM | SOCK_NONBLOCK, err);
     if (fd < 0) throw_errno(err, "cannot connect");
   } else {
-    bool in_progress = false;
     std::string why;
-    fd = open_socket(options_.host, options_.port, SOCK_STREAM, in_progress, why, deadline);
+    fd = open_socket(options_.host, options_.port, SOCK_STREAM, in_progress, why,
+                     wait_for_it ? std::optional(connect_deadline_) : std::nullopt);
     if (fd < 0) throw std::runtime_error("cannot connect: " + why);
     const int on = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
@@ -258,48 +373,65 @@ void CollectorStream::connect() {
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
   }
   fd_ = fd;
+  link_ = in_progress ? Link::kConnecting : Link::kHandshaking;
+}
+
+bool CollectorStream::advance_connect(Clock::time_point until) {
+  const auto limit = std::min(until, connect_deadline_);
+  if (link_ == Link::kConnecting) {
+    if (!wait_ready(fd_, POLLOUT, limit)) {
+      if (Clock::now() < connect_deadline_) return false;
+      throw std::runtime_error("cannot connect: timed out after " + duration_text(options_.connect_timeout));
+    }
+    if (const int err = socket_error(fd_); err != 0)
+      throw std::runtime_error(std::string("cannot connect: ") + std::strerror(err));
+    link_ = Link::kHandshaking;
+  }
 #if OFFHAND_HAS_TLS
   if (tls_) {
-    tls_->ssl = SSL_new(tls_->ctx);
-    if (tls_->ssl == nullptr || SSL_set_fd(tls_->ssl, fd_) != 1)
-      throw std::runtime_error("TLS: " + ssl_errors());
-    const std::string& name = options_.server_name.empty() ? options_.host : options_.server_name;
-    in6_addr scratch;
-    const bool is_ip = ::inet_pton(AF_INET, name.c_str(), &scratch) == 1 ||
-                       ::inet_pton(AF_INET6, name.c_str(), &scratch) == 1;
-    if (is_ip) {
-      if (options_.tls_options.verify_peer && X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls_->ssl), name.c_str()) != 1)
+    if (tls_->ssl == nullptr) {
+      tls_->ssl = SSL_new(tls_->ctx);
+      if (tls_->ssl == nullptr || SSL_set_fd(tls_->ssl, fd_) != 1)
         throw std::runtime_error("TLS: " + ssl_errors());
-    } else {
-      SSL_set_tlsext_host_name(tls_->ssl, name.c_str());
-      if (options_.tls_options.verify_peer && SSL_set1_host(tls_->ssl, name.c_str()) != 1)
-        throw std::runtime_error("TLS: " + ssl_errors());
+      const std::string& name = options_.server_name.empty() ? options_.host : options_.server_name;
+      in6_addr scratch;
+      const bool is_ip = ::inet_pton(AF_INET, name.c_str(), &scratch) == 1 ||
+                         ::inet_pton(AF_INET6, name.c_str(), &scratch) == 1;
+      if (is_ip) {
+        if (options_.tls_options.verify_peer && X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls_->ssl), name.c_str()) != 1)
+          throw std::runtime_error("TLS: " + ssl_errors());
+      } else {
+        SSL_set_tlsext_host_name(tls_->ssl, name.c_str());
+        if (options_.tls_options.verify_peer && SSL_set1_host(tls_->ssl, name.c_str()) != 1)
+          throw std::runtime_error("TLS: " + ssl_errors());
+      }
     }
     SigpipeGuard guard;
     for (;;) {
       const int r = SSL_connect(tls_->ssl);
       if (r == 1) break;
       const int e = SSL_get_error(tls_->ssl, r);
-      if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) &&
-          wait_ready(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline))
-        continue;
+      if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        if (wait_ready(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, limit)) continue;
+        if (Clock::now() < connect_deadline_) return false;  // the next call goes on
+        throw std::runtime_error("TLS handshake timed out");
+      }
       const long verify = SSL_get_verify_result(tls_->ssl);
       if (verify != X509_V_OK)
         throw std::runtime_error(fmt::format("TLS handshake: certificate verification failed: {}",
                                              X509_verify_cert_error_string(verify)));
-      throw std::runtime_error(e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE
-                                   ? std::string("TLS handshake timed out")
-                                   : "TLS handshake: " + ssl_errors());
+      throw std::runtime_error("TLS handshake: " + ssl_errors());
     }
   }
 #endif
-  ++connections_;
-  sent_ = base_;
-  checked_ = base_;
-  acked_ = base_;
+  link_ = Link::kUp;
+  ++counts_.connects;
+  backoff_.succeeded();
+  sent_ = checked_ = acked_ = base_;
   marks_.clear();
   plain_written_ = 0;
   stalled_ = false;
+  return true;
 }
 
 std::size_t CollectorStream::write_some(const char* p, std::size_t n, Clock::time_point deadline) {
@@ -349,7 +481,7 @@ std::uint64_t CollectorStream::wire_written() const {
 }
 
 void CollectorStream::release_acknowledged() {
-  if (fd_ < 0) return;
+  if (link_ != Link::kUp) return;
   // SIOCOUTQ: for TCP, the bytes written that the peer has not
   // acknowledged; for a Unix socket, those the peer has not read.
   int outq = 0;
@@ -364,16 +496,21 @@ void CollectorStream::release_acknowledged() {
   while (!ends_.empty() && ends_.front() <= acked_) {
     cut = ends_.front();
     ends_.pop_front();
+    ++counts_.delivered;
   }
   if (cut > base_) {
-    head_ += cut - base_;
+    head_ += static_cast<std::size_t>(cut - base_);
     base_ = cut;
-    // Released bytes are cut off the front only once they are the larger
-    // part: erasing a little at a time would move megabytes in flight.
-    if (head_ >= kMaxChunk && head_ >= data_.size() / 2) {
-      data_.erase(0, head_);
-      head_ = 0;
-    }
+    compact();
+  }
+}
+
+void CollectorStream::compact() {
+  // Released bytes are cut off the front only once they are the larger
+  // part: erasing a little at a time would move megabytes in flight.
+  if (head_ >= kMaxChunk && head_ >= data_.size() / 2) {
+    data_.erase(0, head_);
+    head_ = 0;
   }
 }
 
@@ -384,7 +521,7 @@ void CollectorStream::fail() {
   std::uint64_t start = base_;
   for (std::uint64_t e : ends_) {
     if (start >= sent_) break;
-    ++resent_total_;
+    ++counts_.resent;
     start = e;
   }
   disconnect();
@@ -393,7 +530,7 @@ void CollectorStream::fail() {
 void CollectorStream::disconnect() noexcept {
 #if OFFHAND_HAS_TLS
   if (tls_ && tls_->ssl != nullptr) {
-    if (fd_ >= 0) {
+    if (link_ == Link::kUp) {
       SigpipeGuard guard;
       SSL_shutdown(tls_->ssl);  // one attempt, non-blocking: a courtesy
     }
@@ -406,6 +543,7 @@ void CollectorStream::disconnect() noexcept {
     ::close(fd_);
     fd_ = -1;
   }
+  link_ = Link::kDown;
   sent_ = base_;
   checked_ = base_;
   acked_ = base_;

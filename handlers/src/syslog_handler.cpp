@@ -163,6 +163,8 @@ SysLogHandler::SysLogHandler(Options options) : options_(std::move(options)) {
       .write_timeout = options_.write_timeout,
       .retry = options_.retry,
       .max_pending_bytes = options_.max_pending_bytes,
+      .overflow = detail::CollectorStream::Overflow::kDropNewest,
+      .clock = {},
   };
   try {
     switch (options_.transport) {
@@ -366,9 +368,10 @@ void SysLogHandler::send_datagram(const LogRecord& record) {
 
 void SysLogHandler::pump() {
   const detail::CollectorStream::Outcome out = stream_->send();
-  dropped_.store(stream_->dropped(), std::memory_order_relaxed);
-  resent_.store(stream_->resent(), std::memory_order_relaxed);
-  connections_.store(stream_->connections(), std::memory_order_relaxed);
+  const detail::CollectorStream::Counts c = stream_->counts();
+  dropped_.store(c.dropped, std::memory_order_relaxed);
+  resent_.store(c.resent, std::memory_order_relaxed);
+  connections_.store(c.connects, std::memory_order_relaxed);
   if (!out.report.empty()) throw std::runtime_error("SysLogHandler: " + out.report);
 }
 
@@ -388,7 +391,7 @@ void SysLogHandler::on_close() {
   std::string report;
   const std::size_t left = stream_->linger(report);
   stream_->disconnect();
-  connections_.store(stream_->connections(), std::memory_order_relaxed);
+  connections_.store(stream_->counts().connects, std::memory_order_relaxed);
   if (left > 0)
     throw std::runtime_error(fmt::format("SysLogHandler: closed with {} bytes of records {} had not acknowledged{}{}",
                                          left, stream_->describe(), report.empty() ? "" : "; ", report));

@@ -61,6 +61,31 @@ ThreadInfo make_thread_info() {
 // static TLS a dlopen()ed library may use.
 [[gnu::tls_model("initial-exec")]] thread_local ThreadInfo t_thread = make_thread_info();
 
+// Context fields: owned values, and views of them handed to records.
+thread_local std::vector<OwnedField> t_context;
+thread_local std::vector<Field> t_context_views;
+
+// What a record takes from its thread, as views of t_thread and
+// t_context_views, in a constant-initialised, trivially destructible
+// thread-local: a log call reads it with plain loads, where the two above
+// cost a call each (their initialisation guard). Refreshed whenever what
+// it views changes.
+struct Stamp {
+  std::uint64_t thread = 0;
+  std::string_view thread_name;
+  std::span<const Field> context;
+  bool ready = false;
+};
+[[gnu::tls_model("initial-exec")]] constinit thread_local Stamp t_stamp;
+
+void refresh_stamp() noexcept { t_stamp = {t_thread.id, t_thread.name, t_context_views, true}; }
+
+void rebuild_context_views() {
+  t_context_views.clear();
+  for (const OwnedField& f : t_context) t_context_views.push_back(f.view());
+  refresh_stamp();
+}
+
 // Process-wide state a log call reads is constant-initialised (zero until
 // first set), never dynamically: a static object of the program may log
 // before this file's dynamic initialisers have run (in a static build they
@@ -102,6 +127,7 @@ void after_fork_in_child() {
     t_thread.name = std::move(name);
     t_thread.named_by_user = true;
   }
+  refresh_stamp();
 }
 
 const bool g_fork_handler_installed = [] {
@@ -134,14 +160,6 @@ class RenderBuffer {
   detail::MessageBuffer* buffer_;  // looked up once (t_render_buffers is general-dynamic TLS)
 };
 
-// Context fields: owned values, and views of them handed to records.
-thread_local std::vector<OwnedField> t_context;
-thread_local std::vector<Field> t_context_views;
-
-void rebuild_context_views() {
-  t_context_views.clear();
-  for (const OwnedField& f : t_context) t_context_views.push_back(f.view());
-}
 
 // The exception being handled and the exceptions nested in it, outermost
 // first.
@@ -180,14 +198,15 @@ std::string exception_text(const std::vector<std::pair<std::string, std::string>
   return text;
 }
 
-std::string stack_text() {
+[[gnu::noinline]] std::string stack_text() {
   std::array<void*, 64> frames{};
   const int n = ::backtrace(frames.data(), static_cast<int>(frames.size()));
   std::unique_ptr<char*, void (*)(void*)> symbols(::backtrace_symbols(frames.data(), n), std::free);
   std::string text = "Stack (most recent call last):";
-  // Most recent last, as Python prints it; frame 0 is this function and
-  // frame 1 Logger::call, which the user did not write.
-  for (int i = n - 1; i >= 2; --i) {
+  // Most recent last, as Python prints it; frames 0 to 2 are this
+  // function, handle_described() and Logger::call, which the user did not
+  // write.
+  for (int i = n - 1; i >= 3; --i) {
     text += "\n  ";
     text += symbols ? symbols.get()[i] : fmt::format("{}", frames[static_cast<std::size_t>(i)]);
   }
@@ -207,6 +226,7 @@ void write_stderr(std::string_view text) noexcept {
 void set_thread_name(std::string_view name) {
   t_thread.name = name;
   t_thread.named_by_user = true;
+  refresh_stamp();
 }
 
 void set_process_name(std::string_view name) {
@@ -227,11 +247,14 @@ void set_process_name(std::string_view name) {
 std::span<const Field> current_context() noexcept { return t_context_views; }
 
 void stamp_record(LogRecord& record) noexcept {
-  record.thread = t_thread.id;
-  record.thread_name = t_thread.name;
+  if (!t_stamp.ready) [[unlikely]]
+    refresh_stamp();
+  const Stamp& stamp = t_stamp;
+  record.thread = stamp.thread;
+  record.thread_name = stamp.thread_name;
   record.process = current_pid();
   record.process_name = current_process_name();
-  record.context = t_context_views;
+  record.context = stamp.context;
 }
 
 void detail::fill_caller(LogRecord& record) noexcept {
@@ -337,11 +360,40 @@ bool Logger::has_handlers() const noexcept {
   return false;
 }
 
+namespace {
+
+// A record whose call asked for the exception being handled or the stack:
+// they are made here, out of the common path, only for records that passed
+// the level check.
+[[gnu::noinline]] void handle_described(Logger& logger, LogRecord& record,
+                                        const Extra& extra) noexcept {
+  std::vector<std::pair<std::string, std::string>> chain;
+  std::vector<ExceptionEntry> entries;
+  std::string exc_text, stack;
+  try {
+    if (extra.exc_info || extra.exception) {
+      collect_exceptions(extra.exception ? extra.exception : std::current_exception(), chain);
+      for (const auto& [type, what] : chain) entries.push_back({type, what});
+      record.exception = entries;
+      exc_text = exception_text(chain);
+      record.exc_text = exc_text;
+    }
+    if (extra.stack_info) {
+      stack = stack_text();
+      record.stack_info = stack;
+    }
+  } catch (...) {
+    // Out of memory while describing the exception: log without it.
+  }
+  logger.handle(record);
+}
+
+}  // namespace
+
 void Logger::call(int level, const Extra* extra, std::source_location loc,
-                  fmt::string_view format, fmt::format_args args,
-                  std::span<const Field> bound) noexcept {
+                  detail::PendingMessage& pending, std::span<const Field> bound) noexcept {
   RenderBuffer buffer;
-  detail::PendingMessage pending{format, args, buffer.get()};
+  pending.buffer = buffer.get();
 
   LogRecord record;
   record.name = name_;
@@ -363,27 +415,11 @@ void Logger::call(int level, const Extra* extra, std::source_location loc,
     return;
   }
 
-  // Exception and stack: made only for records that passed the level check,
-  // and only when asked for.
-  std::vector<std::pair<std::string, std::string>> chain;
-  std::vector<ExceptionEntry> entries;
-  std::string exc_text, stack;
   if (extra != nullptr) {
     record.fields = extra->fields.span();
-    try {
-      if (extra->exc_info || extra->exception) {
-        collect_exceptions(extra->exception ? extra->exception : std::current_exception(), chain);
-        for (const auto& [type, what] : chain) entries.push_back({type, what});
-        record.exception = entries;
-        exc_text = exception_text(chain);
-        record.exc_text = exc_text;
-      }
-      if (extra->stack_info) {
-        stack = stack_text();
-        record.stack_info = stack;
-      }
-    } catch (...) {
-      // Out of memory while describing the exception: log without it.
+    if (extra->exc_info || extra->exception || extra->stack_info) {
+      handle_described(*this, record, *extra);
+      return;
     }
   }
   handle(record);

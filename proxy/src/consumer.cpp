@@ -336,8 +336,9 @@ void Core::render_deferred(Entry& e) {
   // same code as in the caller (LogRecord::message()): the same text, and
   // for a format error the same marker and error.
   arg_store_.clear();
-  decode_args(e.bytes.data() + e.args.off, e.args.len, arg_store_);
-  const offhand::detail::PendingMessage pending{e.view(e.message), arg_store_, &render_buffer_};
+  const std::string_view args = encoded_args(e);
+  decode_args(args.data(), args.size(), arg_store_);
+  const offhand::detail::PendingMessage pending{deferred_format(e), arg_store_, &render_buffer_};
   LogRecord rendering;
   rendering.set_pending(&pending);
   const std::string_view text = rendering.message();

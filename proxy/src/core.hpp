@@ -63,7 +63,7 @@ class Core : public std::enable_shared_from_this<Core> {
 
   // Copies the record into the queue, applying the overflow policy when it
   // is full. Returns false when the record was dropped (and counted).
-  // With `deferred_args` (deferred_size() of the record's pending message,
+  // With `deferred_args` (the size its codec gives the record's pending message,
   // measured before; `message` empty), the record is copied as its format
   // string and arguments and rendered on the consumer (see encode()).
   bool push_record(const LogRecord& record, std::string_view message,

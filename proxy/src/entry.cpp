@@ -82,8 +82,16 @@ void encode(Entry& e, const LogRecord& r, std::string_view message, bool copy_lo
   // of the text.
   e.deferred = deferred_args != kNotDeferrable;
   const offhand::detail::PendingMessage* pending = e.deferred ? r.pending() : nullptr;
-  const std::size_t args_size = e.deferred ? deferred_args : 0;
-  if (e.deferred) message = {pending->format.data(), pending->format.size()};
+  // A literal format string is the program's static data: only its view
+  // crosses, as the source location's does.
+  e.format_by_view = e.deferred && pending->literal_format;
+  const char* format_data = nullptr;
+  std::size_t args_size = 0;
+  if (e.deferred) {
+    format_data = pending->format.data();
+    args_size = deferred_args + (e.format_by_view ? sizeof format_data : 0);
+    if (!e.format_by_view) message = {format_data, pending->format.size()};
+  }
   e.levelno = r.levelno;
   e.lineno = r.lineno;
   e.time = r.time;
@@ -138,8 +146,26 @@ void encode(Entry& e, const LogRecord& r, std::string_view message, bool copy_lo
   // Last, so the consumer knows where the slot's bytes end.
   if (e.deferred) {
     e.args = {w.offset(), static_cast<std::uint32_t>(args_size)};
-    encode_args(pending->args, w.take(args_size));
+    char* out = w.take(args_size);
+    if (e.format_by_view) {
+      std::memcpy(out, &format_data, sizeof format_data);
+      out += sizeof format_data;
+      e.message.len = static_cast<std::uint32_t>(pending->format.size());
+    }
+    pending->codec->encode(pending->values, out);
   }
+}
+
+std::string_view deferred_format(const Entry& e) noexcept {
+  if (!e.format_by_view) return e.view(e.message);
+  const char* data = nullptr;
+  std::memcpy(&data, e.bytes.data() + e.args.off, sizeof data);
+  return {data, e.message.len};
+}
+
+std::string_view encoded_args(const Entry& e) noexcept {
+  const std::size_t skip = e.format_by_view ? sizeof(const char*) : 0;
+  return {e.bytes.data() + e.args.off + skip, e.args.len - skip};
 }
 
 void decode(const Entry& e, LogRecord& out, std::vector<Field>& fields,

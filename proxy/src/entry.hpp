@@ -125,6 +125,10 @@ struct alignas(64) Entry {
   // `message` is the format string and `args` its arguments (deferred
   // formatting): the consumer renders the text.
   bool deferred = false;
+  // deferred only: the format string is a literal of the program, kept as
+  // a view: its address is the first bytes of `args`, `message.len` its
+  // length.
+  bool format_by_view = false;
   int levelno = 0;
   std::uint32_t lineno = 0;
   // deferred only: the encoded arguments (deferred_args.hpp), the last
@@ -155,17 +159,20 @@ struct alignas(64) Entry {
 
 // Copies `r` (with `message`, already rendered) into `e`; a static source
 // location is kept as views unless `copy_location`. With `deferred_args`
-// (not kNotDeferrable: deferred_size() of the record's pending message;
-// `message` empty), the record is copied as its format string and
-// arguments (e.deferred). Runs in the
-// caller thread on a slot it owns. Allocates only when the slot's buffers
+// (not kNotDeferrable: the size its codec gives the record's pending
+// message; `message` empty), the record is copied as its format string and
+// arguments (e.deferred). Runs in the caller thread on a slot it owns. Allocates only when the slot's buffers
 // are too small; may throw std::bad_alloc then (the caller marks the slot
 // kSkip).
 void encode(Entry& e, const LogRecord& r, std::string_view message, bool copy_location,
             std::size_t deferred_args = kNotDeferrable);
 
-// Points `out` at the strings of `e` (for a deferred record, the message is
-// the format string: the consumer renders it, see e.deferred); field and exception views are
+// A deferred record's format string and encoded arguments.
+std::string_view deferred_format(const Entry& e) noexcept;
+std::string_view encoded_args(const Entry& e) noexcept;
+
+// Points `out` at the strings of `e` (a deferred record must have been
+// rendered first: its message is then the text); field and exception views are
 // appended to `fields` and `exceptions`, which the caller has reserved so
 // they do not reallocate while the batch lives. Consumer thread.
 void decode(const Entry& e, LogRecord& out, std::vector<Field>& fields,

@@ -92,9 +92,9 @@ void ProxyHandler::emit(const LogRecord& record) {
   // them, unless the message was rendered already (then the text is
   // copied) or an argument is not a built-in value (then it is rendered
   // here, before a slot is taken: the consumer never waits on a render).
-  if (options_.deferred_formatting && !record.rendered()) {
+  if (options_.deferred_formatting && !record.rendered() && record.pending()->codec != nullptr) {
     const offhand::detail::PendingMessage& p = *record.pending();
-    const std::size_t args = detail::deferred_size(p.format, p.args);
+    const std::size_t args = p.codec->size(p.values);
     if (args != detail::kNotDeferrable) {
       core_->push_record(record, {}, args);
       return;

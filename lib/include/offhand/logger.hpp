@@ -15,6 +15,7 @@
 #include <fmt/core.h>
 
 #include <offhand/detail/cow_list.hpp>
+#include <offhand/detail/deferred_args.hpp>
 #include <offhand/filter.hpp>
 #include <offhand/handler.hpp>
 #include <offhand/level.hpp>
@@ -27,14 +28,23 @@ class Logger;
 struct Extra;
 
 namespace detail {
+// A log call's format string and where the call was written.
+struct CallSite {
+  fmt::string_view format;
+  std::source_location location;
+  // The format string is a string literal, checked at compile time: it has
+  // static storage.
+  bool literal = false;
+};
+
 // The door to a logger's enabled path, for the log functions outside the
 // Logger class (LoggerAdapter, the module-level functions): not part of the
 // API. A one-line forwarder that the compiler inlines, so those functions
 // cost what a Logger method costs.
 struct LogCall {
   template <class... Args>
-  static void with(Logger& logger, int level, const Extra* extra, std::source_location loc,
-                   fmt::string_view format, std::span<const Field> bound, Args&... args) noexcept;
+  static void with(Logger& logger, int level, const Extra* extra, const CallSite& site,
+                   std::span<const Field> bound, Args&... args) noexcept;
 };
 
 // What fmt::runtime(s) returns: fmt::basic_runtime<char> in {fmt} 9,
@@ -51,14 +61,19 @@ struct FormatString {
   consteval FormatString(  // NOLINT(google-explicit-constructor)
       const S& s,
       std::source_location loc = std::source_location::current())
-      : str(s), location(loc) {}
+      : str(s), location(loc), literal(true) {}
   FormatString(  // NOLINT(google-explicit-constructor)
       RuntimeFormat r,
       std::source_location loc = std::source_location::current())
       : str(r), location(loc) {}
 
+  // What the log call passes on.
+  CallSite site() const noexcept { return {str, location, literal}; }
+
   fmt::format_string<Args...> str;
   std::source_location location;
+  // Made from a string literal (the consteval constructor), not fmt::runtime.
+  bool literal = false;
 };
 }  // namespace detail
 
@@ -189,13 +204,13 @@ class Logger {
   template <class... Args>                                                    \
   void method(FormatString<Args...> f, Args&&... args) noexcept {             \
     if (is_enabled_for(lvl))                                                  \
-      call_with(lvl, nullptr, f.location, f.str, {}, args...);                \
+      call_with(lvl, nullptr, f.site(), {}, args...);                \
   }                                                                           \
   template <class... Args>                                                    \
   void method(const Extra& extra, FormatString<Args...> f,                    \
               Args&&... args) noexcept {                                      \
     if (is_enabled_for(lvl))                                                  \
-      call_with(lvl, &extra, f.location, f.str, {}, args...);                 \
+      call_with(lvl, &extra, f.site(), {}, args...);                 \
   }
   OFFHAND_DETAIL_LEVEL_METHOD(debug, level::kDebug)
   OFFHAND_DETAIL_LEVEL_METHOD(info, level::kInfo)
@@ -208,14 +223,14 @@ class Logger {
   template <class... Args>
   void log(int lvl, FormatString<Args...> f, Args&&... args) noexcept {
     if (is_enabled_for(lvl))
-      call_with(lvl, nullptr, f.location, f.str, {}, args...);
+      call_with(lvl, nullptr, f.site(), {}, args...);
   }
   // As above, with per-call options.
   template <class... Args>
   void log(int lvl, const Extra& extra, FormatString<Args...> f,
            Args&&... args) noexcept {
     if (is_enabled_for(lvl))
-      call_with(lvl, &extra, f.location, f.str, {}, args...);
+      call_with(lvl, &extra, f.site(), {}, args...);
   }
 
   // ERROR, with the exception being handled (call it inside a catch block):
@@ -224,7 +239,7 @@ class Logger {
   void exception(FormatString<Args...> f, Args&&... args) noexcept {
     if (is_enabled_for(level::kError)) {
       static const Extra kExcInfo{.exc_info = true};
-      call_with(level::kError, &kExcInfo, f.location, f.str, {}, args...);
+      call_with(level::kError, &kExcInfo, f.site(), {}, args...);
     }
   }
   // The same with fields, or with an exception_ptr to attach instead of the
@@ -234,7 +249,7 @@ class Logger {
     if (is_enabled_for(level::kError)) {
       Extra with_exc = extra;
       with_exc.exc_info = true;
-      call_with(level::kError, &with_exc, f.location, f.str, {}, args...);
+      call_with(level::kError, &with_exc, f.site(), {}, args...);
     }
   }
 
@@ -248,19 +263,29 @@ class Logger {
   friend struct detail::LogCall;
   Logger(Manager& manager, std::string name, Logger* parent);
 
-  // The out-of-line part of a log call.
+  // The out-of-line part of a log call: `pending` has everything but its
+  // render buffer.
   void call(int level, const Extra* extra, std::source_location loc,
-            fmt::string_view format, fmt::format_args args,
-            std::span<const Field> bound = {}) noexcept;
+            detail::PendingMessage& pending, std::span<const Field> bound) noexcept;
 
   // The enabled path of a log call, kept out of line so that a disabled
   // call inlines to the level check and little else: the arguments are
   // packed for {fmt} only once the check has passed.
+  // The arguments' addresses and the codec of their types go along for a
+  // handler that renders elsewhere (deferred formatting).
   template <class... Args>
-  [[gnu::noinline]] void call_with(int level, const Extra* extra, std::source_location loc,
-                                   fmt::string_view format, std::span<const Field> bound,
-                                   Args&... args) noexcept {
-    call(level, extra, loc, format, fmt::make_format_args(args...), bound);
+  [[gnu::noinline]] void call_with(int level, const Extra* extra, const detail::CallSite& site,
+                                   std::span<const Field> bound, Args&... args) noexcept {
+    const auto store = fmt::make_format_args(args...);
+    constexpr const detail::ArgCodec* codec = detail::kArgCodec<Args...>;
+    if constexpr (codec != nullptr) {
+      const auto values = detail::arg_addresses(args...);
+      detail::PendingMessage pending{site.format, store, nullptr, codec, values.data(), site.literal};
+      call(level, extra, site.location, pending, bound);
+    } else {
+      detail::PendingMessage pending{site.format, store, nullptr};
+      call(level, extra, site.location, pending, bound);
+    }
   }
   void call_handlers(const LogRecord& record) noexcept;
   static void attach(const HandlerPtr& handler) noexcept;
@@ -283,10 +308,9 @@ class Logger {
 };
 
 template <class... Args>
-void detail::LogCall::with(Logger& logger, int level, const Extra* extra, std::source_location loc,
-                           fmt::string_view format, std::span<const Field> bound,
-                           Args&... args) noexcept {
-  logger.call_with(level, extra, loc, format, bound, args...);
+void detail::LogCall::with(Logger& logger, int level, const Extra* extra, const CallSite& site,
+                           std::span<const Field> bound, Args&... args) noexcept {
+  logger.call_with(level, extra, site, bound, args...);
 }
 
 // Python's LoggerAdapter: a logger with fields bound to every call made
@@ -309,13 +333,13 @@ class LoggerAdapter {
   template <class... Args>                                                    \
   void method(FormatString<Args...> f, Args&&... args) noexcept {             \
     if (logger_.is_enabled_for(lvl))                                          \
-      detail::LogCall::with(logger_, lvl, nullptr, f.location, f.str, views_, args...);    \
+      detail::LogCall::with(logger_, lvl, nullptr, f.site(), views_, args...);    \
   }                                                                           \
   template <class... Args>                                                    \
   void method(const Extra& extra, FormatString<Args...> f,                    \
               Args&&... args) noexcept {                                      \
     if (logger_.is_enabled_for(lvl))                                          \
-      detail::LogCall::with(logger_, lvl, &extra, f.location, f.str, views_, args...);     \
+      detail::LogCall::with(logger_, lvl, &extra, f.site(), views_, args...);     \
   }
   OFFHAND_DETAIL_LEVEL_METHOD(debug, level::kDebug)
   OFFHAND_DETAIL_LEVEL_METHOD(info, level::kInfo)
@@ -328,20 +352,20 @@ class LoggerAdapter {
   template <class... Args>
   void log(int lvl, FormatString<Args...> f, Args&&... args) noexcept {
     if (logger_.is_enabled_for(lvl))
-      detail::LogCall::with(logger_, lvl, nullptr, f.location, f.str, views_, args...);
+      detail::LogCall::with(logger_, lvl, nullptr, f.site(), views_, args...);
   }
   // As Logger::log() with an Extra, with the bound fields added.
   template <class... Args>
   void log(int lvl, const Extra& extra, FormatString<Args...> f, Args&&... args) noexcept {
     if (logger_.is_enabled_for(lvl))
-      detail::LogCall::with(logger_, lvl, &extra, f.location, f.str, views_, args...);
+      detail::LogCall::with(logger_, lvl, &extra, f.site(), views_, args...);
   }
   // As Logger::exception(), with the bound fields added.
   template <class... Args>
   void exception(FormatString<Args...> f, Args&&... args) noexcept {
     if (logger_.is_enabled_for(level::kError)) {
       static const Extra kExcInfo{.exc_info = true};
-      detail::LogCall::with(logger_, level::kError, &kExcInfo, f.location, f.str, views_, args...);
+      detail::LogCall::with(logger_, level::kError, &kExcInfo, f.site(), views_, args...);
     }
   }
   // As Logger::exception() with an Extra, with the bound fields added.
@@ -350,7 +374,7 @@ class LoggerAdapter {
     if (logger_.is_enabled_for(level::kError)) {
       Extra with_exc = extra;
       with_exc.exc_info = true;
-      detail::LogCall::with(logger_, level::kError, &with_exc, f.location, f.str, views_, args...);
+      detail::LogCall::with(logger_, level::kError, &with_exc, f.site(), views_, args...);
     }
   }
   // As Logger::is_enabled_for().

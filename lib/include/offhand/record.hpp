@@ -92,6 +92,7 @@ struct ExceptionEntry {
 
 namespace detail {
 class MessageBuffer;  // offhand/detail/message_buffer.hpp
+struct ArgCodec;      // offhand/detail/deferred_args.hpp
 
 // The not-yet-rendered message of a call: the format string and a view of
 // the caller's arguments. Lives on the caller's stack for the call only.
@@ -99,6 +100,14 @@ struct PendingMessage {
   fmt::string_view format;
   fmt::format_args args;
   MessageBuffer* buffer;  // where the message is rendered; outlives the record
+  // For a handler that renders elsewhere (deferred formatting): the
+  // encoder of the call's argument types, null when one is not of a kind
+  // it copies, and the arguments' addresses, in order.
+  const ArgCodec* codec = nullptr;
+  const void* const* values = nullptr;
+  // The format string was a string literal (checked at compile time):
+  // static storage, so a handler may keep the view instead of a copy.
+  bool literal_format = false;
 };
 
 // A time point split into whole seconds since the epoch and nanoseconds

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// The SocketHandler tests' collector: a TCP listener on 127.0.0.1 the test
-// drives (accept, read lines, stop reading, drop, listen again). The
+// The SocketHandler tests' collectors: a TCP listener on 127.0.0.1 the test
+// drives (accept, read lines, stop reading, drop, listen again), and one
+// that never answers a connect. The
 // suite's other test doubles are tests/support's (loopback.hpp, manual_clock.hpp,
 // test_scale.hpp, wait_until.hpp).
 #pragma once
@@ -125,6 +126,42 @@ class TcpCollector {
   int conn_fd_ = -1;
   std::uint16_t port_ = 0;
   std::string partial_;
+};
+
+// A TCP listener on 127.0.0.1 that answers no connect: its accept queue
+// (backlog 0) holds one connection it never accepts, and the kernel drops
+// the SYN of any other, so a connect to it stays in progress, as to a host
+// that does not answer.
+class UnansweringListener {
+ public:
+  UnansweringListener() {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a = loopback(0);
+    socklen_t len = sizeof a;
+    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(listen_fd_, 0) != 0 ||
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      throw std::runtime_error("UnansweringListener: cannot listen");
+    port_ = ntohs(a.sin_port);
+    // The one connection the queue holds: the queue is empty, so it is
+    // answered at once.
+    waiting_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (waiting_fd_ < 0 || ::connect(waiting_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+      throw std::runtime_error("UnansweringListener: cannot fill the accept queue");
+  }
+  ~UnansweringListener() {
+    ::close(waiting_fd_);
+    ::close(listen_fd_);
+  }
+  UnansweringListener(const UnansweringListener&) = delete;
+  UnansweringListener& operator=(const UnansweringListener&) = delete;
+
+  std::uint16_t port() const { return port_; }
+
+ private:
+  int listen_fd_ = -1;
+  int waiting_fd_ = -1;
+  std::uint16_t port_ = 0;
 };
 
 }  // namespace offhand::testing

@@ -5,7 +5,10 @@
 // collector that never reads behind a ProxyHandler, and dictConfig.
 #include <offhand/handlers/socket_handler.hpp>
 
+#include <algorithm>
 #include <cstdio>
+#include <functional>
+#include <limits>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -48,6 +51,48 @@ SocketHandler::Options tcp_options(std::uint16_t port) {
   return o;
 }
 
+// A SocketHandler that writes each message alone, so that the test sets
+// the size of every line, on a logger of its own.
+struct PlainSocket {
+  explicit PlainSocket(const SocketHandler::Options& o) : handler(std::make_shared<SocketHandler>(o)) {
+    handler->set_formatter(std::make_shared<Formatter>("%(message)s"));
+    log.add_handler(handler);
+  }
+  Manager manager{level::kDebug};
+  Logger& log = manager.get_logger("app");
+  std::shared_ptr<SocketHandler> handler;
+};
+
+// "record 00042 ...": record i as a line of `size` bytes ("\n" not counted).
+std::string numbered_line(int i, std::size_t size) {
+  std::string line = fmt::format("record {:05} ", i);
+  line.resize(size, '.');
+  return line;
+}
+
+// Reads what `collector` receives into `lines`, calling `flush` between
+// reads, until `handler` holds nothing and each record it counts as sent
+// has arrived; false if that does not happen within wait_until's limit.
+bool read_until_delivered(TcpCollector& collector, std::vector<std::string>& lines,
+                          const SocketHandler& handler, const std::function<void()>& flush) {
+  return offhand::test::wait_until([&] {
+    auto more = collector.read_lines(std::numeric_limits<std::size_t>::max(), 50ms);  // what came
+    lines.insert(lines.end(), more.begin(), more.end());
+    flush();
+    const auto s = handler.stats();
+    return s.pending_records == 0 && lines.size() == s.records_sent;
+  });
+}
+
+// The message of a SocketError report, as its what() gave it.
+std::string message_of(const std::string& report) {
+  const std::string from = "SocketError: ", to = " in offhand::handlers::";
+  const auto a = report.find(from);
+  const auto b = report.find(to, a);
+  if (a == std::string::npos || b == std::string::npos) return report;
+  return report.substr(a + from.size(), b - a - from.size());
+}
+
 std::vector<json> parse_all(const std::vector<std::string>& lines) {
   std::vector<json> out;
   for (const std::string& l : lines) out.push_back(json::parse(l));  // throws on invalid JSON
@@ -71,7 +116,9 @@ TEST(SocketHandlerTest, SendsOneJsonLinePerRecordInOrder) {
     EXPECT_EQ(records[i]["fields"]["i"], i);
     EXPECT_EQ(records[i]["fields"]["user"], "ann");
   }
+  handler->flush();  // waits for the collector's TCP to acknowledge them
   EXPECT_EQ(handler->stats().records_sent, 50u);
+  EXPECT_EQ(handler->stats().pending_records, 0u);
   EXPECT_EQ(handler->stats().connects, 1u);
   EXPECT_EQ(handler->stats().records_dropped, 0u);
 }
@@ -119,7 +166,11 @@ TEST(SocketHandlerTest, OversizeRecordHasItsMessageCut) {
   EXPECT_EQ(json::parse(lines[1])["message"], "after");
   EXPECT_EQ(handler->stats().records_truncated, 1u);
   EXPECT_EQ(handler->stats().records_dropped, 1u);
-  EXPECT_THAT(errors.all(), HasSubstr("dropped a record longer than max_record_bytes (2048)"));
+  ASSERT_THAT(errors.texts(), SizeIs(1));
+  EXPECT_EQ(message_of(errors.texts()[0]),
+            fmt::format("SocketHandler: tcp 127.0.0.1:{}: dropped a record longer than max_record_bytes "
+                        "(2048) even with its message cut",
+                        collector.port()));
 }
 
 TEST(SocketHandlerTest, RetriesWithPythonsBackoffAndReportsTheOutageOnce) {
@@ -140,6 +191,7 @@ TEST(SocketHandlerTest, RetriesWithPythonsBackoffAndReportsTheOutageOnce) {
     return handler->stats().connect_attempts;
   };
   EXPECT_EQ(log_at(0ms), 1u);  // refused at t = 0
+  const std::uint64_t first_bytes = handler->stats().pending_bytes;
   // Python's SocketHandler: 1 s, then doubling, at most 30 s.
   const std::chrono::milliseconds waits[] = {1s, 2s, 4s, 8s, 16s, 30s, 30s};
   std::uint64_t attempts = 1;
@@ -151,9 +203,10 @@ TEST(SocketHandlerTest, RetriesWithPythonsBackoffAndReportsTheOutageOnce) {
   EXPECT_EQ(handler->stats().pending_records, static_cast<std::uint64_t>(sent));
   // One report for the whole outage, not one per record or attempt.
   ASSERT_THAT(errors.texts(), SizeIs(1));
-  EXPECT_THAT(errors.all(), HasSubstr("SocketHandler to 127.0.0.1:" + std::to_string(port) +
-                                      ": Connection refused; holding 1 record"));
-  EXPECT_THAT(errors.all(), HasSubstr("next try in 1 s"));
+  EXPECT_EQ(message_of(errors.texts()[0]),
+            fmt::format("SocketHandler: tcp 127.0.0.1:{}: cannot connect: Connection refused; holding 1 "
+                        "record ({} bytes), next try in 1 s",
+                        port, first_bytes));
 
   // The collector comes up; the next try delivers everything, in order.
   TcpCollector collector(port);
@@ -161,7 +214,9 @@ TEST(SocketHandlerTest, RetriesWithPythonsBackoffAndReportsTheOutageOnce) {
   const auto records = parse_all(collector.read_lines(static_cast<std::size_t>(sent)));
   ASSERT_THAT(records, SizeIs(sent));
   for (int i = 0; i < sent; ++i) EXPECT_EQ(records[i]["message"], "record " + std::to_string(i));
+  handler->flush();
   EXPECT_EQ(handler->stats().connects, 1u);
+  EXPECT_EQ(handler->stats().records_sent, static_cast<std::uint64_t>(sent));
   EXPECT_EQ(handler->stats().records_dropped, 0u);
   EXPECT_THAT(errors.texts(), SizeIs(1));  // nothing dropped: nothing more to say
 }
@@ -230,18 +285,14 @@ TEST(SocketHandlerTest, BoundedBufferDropsTheOldestAndCountsThem) {
   o.clock = clock.function();
   o.buffer_bytes = 8 * 1024;
   o.max_record_bytes = 1024;
-  auto handler = std::make_shared<SocketHandler>(o);
+  PlainSocket plain(o);
+  auto& handler = plain.handler;
   // Lines of one size (99 bytes and "\n"), so the buffer's share is exact:
   // it holds the newest 8192 / 100 = 81 records and drops the 119 before.
-  handler->set_formatter(std::make_shared<Formatter>("%(message)s"));
-  Manager m(level::kDebug);
-  Logger& log = m.get_logger("app");
-  log.add_handler(handler);
   constexpr int kRecords = 200;
   constexpr std::size_t kHeld = 8 * 1024 / 100;
-  auto line = [](int i) { return fmt::format("record {:03} {}", i, std::string(88, '.')); };
-  ASSERT_EQ(line(0).size(), 99u);
-  for (int i = 0; i < kRecords; ++i) log.info("{}", line(i));
+  auto line = [](int i) { return numbered_line(i, 99); };
+  for (int i = 0; i < kRecords; ++i) plain.log.info("{}", line(i));
   const auto down = handler->stats();
   EXPECT_EQ(down.pending_records, kHeld);
   EXPECT_EQ(down.pending_bytes, kHeld * 100);
@@ -256,19 +307,132 @@ TEST(SocketHandlerTest, BoundedBufferDropsTheOldestAndCountsThem) {
   for (int i = kRecords - static_cast<int>(kHeld); i < kRecords; ++i) expected.push_back(line(i));
   EXPECT_EQ(lines, expected);
   const auto up = handler->stats();
-  EXPECT_EQ(up.records_sent, kHeld);
+  EXPECT_EQ(up.records_sent, kHeld);  // flush() waited for the acknowledgements
+  EXPECT_EQ(up.pending_records, 0u);
   EXPECT_EQ(up.records_dropped, kRecords - kHeld);
   // Two reports: the outage's start, and its end with the exact drop count.
   const auto texts = errors.texts();
   ASSERT_THAT(texts, SizeIs(2));
-  EXPECT_THAT(texts[0], HasSubstr("Connection refused"));
-  EXPECT_THAT(texts[1], HasSubstr("delivering again after 1 s; 119 records dropped during the outage"));
+  EXPECT_EQ(message_of(texts[0]),
+            fmt::format("SocketHandler: tcp 127.0.0.1:{}: cannot connect: Connection refused; holding 1 "
+                        "record (100 bytes), next try in 1 s",
+                        port));
+  EXPECT_EQ(message_of(texts[1]),
+            fmt::format("SocketHandler: tcp 127.0.0.1:{}: delivering again after 1 s; 119 records "
+                        "dropped during the outage",
+                        port));
+}
+
+// The collector is connected and reads nothing: the kernel's buffers fill,
+// then the handler's. The oldest records go first (those the kernel has
+// whole are let go, then the oldest unsent are dropped), so the newest
+// arrive once the collector reads; every record is sent or dropped,
+// counted exactly, and none arrives twice or out of order.
+TEST(SocketHandlerTest, FullBufferWhileConnectedDropsTheOldestAndKeepsTheNewest) {
+  ErrorCapture errors;
+  TcpCollector collector(0, 4096);
+  SocketHandler::Options o = tcp_options(collector.port());
+  o.buffer_bytes = 16 * 1024;
+  o.max_record_bytes = 1024;
+  o.flush_timeout = 100ms;
+  PlainSocket plain(o);
+  auto& handler = plain.handler;
+  // Lines of 1000 bytes: the buffer holds 16 of them. Not scaled: 10 MB
+  // against the kernel's buffers for one connection (4 MiB at most here).
+  constexpr int kRecords = 10000;
+  constexpr std::size_t kHeld = 16 * 1024 / 1000;
+  for (int i = 0; i < kRecords; ++i) plain.log.info("{}", numbered_line(i, 999));
+  const auto full = handler->stats();
+  EXPECT_EQ(full.pending_records, kHeld);
+  EXPECT_EQ(full.pending_bytes, kHeld * 1000);
+  ASSERT_GT(full.records_dropped, 0u) << "the kernel's buffers took every record";
+  EXPECT_EQ(full.records_sent + full.pending_records + full.records_dropped,
+            static_cast<std::uint64_t>(kRecords));
+
+  std::vector<std::string> lines;
+  ASSERT_TRUE(read_until_delivered(collector, lines, *handler, [&] { handler->flush(); }));
+  const auto s = handler->stats();
+  EXPECT_EQ(s.records_dropped, full.records_dropped);  // nothing more was lost
+  EXPECT_EQ(lines.size() + s.records_dropped, static_cast<std::uint64_t>(kRecords));
+  std::vector<int> got;
+  for (const std::string& l : lines) got.push_back(std::stoi(l.substr(7, 5)));
+  EXPECT_TRUE(std::adjacent_find(got.begin(), got.end(), std::greater_equal<int>()) == got.end())
+      << "a record arrived twice or out of order";
+  // The buffer held the newest records, and at most one older: the one the
+  // socket had taken in part.
+  ASSERT_GE(got.size(), kHeld - 1);
+  const std::vector<int> newest(got.end() - static_cast<std::ptrdiff_t>(kHeld - 1), got.end());
+  std::vector<int> expected;
+  for (int i = kRecords - static_cast<int>(kHeld) + 1; i < kRecords; ++i) expected.push_back(i);
+  EXPECT_EQ(newest, expected);
+  // The outage: its start, and its end with the exact drop count.
+  const auto texts = errors.texts();
+  ASSERT_THAT(texts, SizeIs(2));
+  EXPECT_EQ(message_of(texts[0]),
+            fmt::format("SocketHandler: tcp 127.0.0.1:{}: the buffer is full (16384 bytes) and the "
+                        "collector is not reading: dropping the oldest unsent records until it takes "
+                        "them",
+                        collector.port()));
+  EXPECT_THAT(message_of(texts[1]), ::testing::EndsWith(fmt::format(
+                                        "; {} records dropped during the outage", s.records_dropped)));
+}
+
+// The collector's host does not answer: emit() starts the connect and
+// returns, the records wait, and close() gives up after close_timeout.
+// Were emit() waiting for the connect, it would report it timed out.
+TEST(SocketHandlerTest, EmitNeverWaitsForTheConnect) {
+  ErrorCapture errors;
+  offhand::testing::UnansweringListener peer;
+  SocketHandler::Options o = tcp_options(peer.port());
+  o.connect_timeout = 30s;
+  o.close_timeout = 50ms;
+  PlainSocket plain(o);
+  auto& handler = plain.handler;
+  for (int i = 0; i < 3; ++i) plain.log.info("record {}", i);
+  const auto s = handler->stats();
+  EXPECT_EQ(s.connect_attempts, 1u);
+  EXPECT_EQ(s.connects, 0u);
+  EXPECT_EQ(s.pending_records, 3u);
+  EXPECT_THAT(errors.texts(), SizeIs(0));  // the connect is under way, not failed
+
+  handler->close();
+  EXPECT_EQ(handler->stats().connect_attempts, 1u);
+  EXPECT_EQ(handler->stats().records_dropped, 3u);
+  ASSERT_THAT(errors.texts(), SizeIs(1));
+  EXPECT_EQ(message_of(errors.texts()[0]),
+            fmt::format("SocketHandler: tcp 127.0.0.1:{}: 3 records not sent at close", peer.port()));
+}
+
+// A connect that is never answered fails once connect_timeout has passed,
+// found by the next call that may wait (flush() here), and is reported once.
+TEST(SocketHandlerTest, UnansweredConnectFailsAfterConnectTimeout) {
+  ErrorCapture errors;
+  offhand::testing::UnansweringListener peer;
+  SocketHandler::Options o = tcp_options(peer.port());
+  o.connect_timeout = 100ms;
+  o.flush_timeout = 20s;
+  o.close_timeout = 0ms;
+  PlainSocket plain(o);
+  plain.log.info("held");
+  EXPECT_THAT(errors.texts(), SizeIs(0));
+  plain.handler->flush();  // waits for the connect: until connect_timeout, then it failed
+  const auto s = plain.handler->stats();
+  EXPECT_EQ(s.connect_attempts, 1u);
+  EXPECT_EQ(s.connects, 0u);
+  EXPECT_EQ(s.outages, 1u);
+  EXPECT_EQ(s.pending_records, 1u);
+  ASSERT_THAT(errors.texts(), SizeIs(1));
+  EXPECT_EQ(message_of(errors.texts()[0]),
+            fmt::format("SocketHandler: tcp 127.0.0.1:{}: cannot connect: timed out after 100 ms; "
+                        "holding 1 record (5 bytes), next try in 1 s",
+                        peer.port()));
 }
 
 TEST(SocketHandlerTest, CloseReportsWhatItCouldNotSend) {
   ErrorCapture errors;
   ManualClock clock;
-  SocketHandler::Options o = tcp_options(offhand::test::free_port());
+  const std::uint16_t port = offhand::test::free_port();
+  SocketHandler::Options o = tcp_options(port);
   o.clock = clock.function();
   o.close_timeout = 200ms;
   auto handler = std::make_shared<SocketHandler>(o);
@@ -281,7 +445,8 @@ TEST(SocketHandlerTest, CloseReportsWhatItCouldNotSend) {
   EXPECT_EQ(handler->stats().records_dropped, 3u);
   EXPECT_EQ(handler->stats().pending_records, 0u);
   ASSERT_THAT(errors.texts(), SizeIs(2));
-  EXPECT_THAT(errors.texts()[1], HasSubstr("3 records not sent at close"));
+  EXPECT_EQ(message_of(errors.texts()[1]),
+            fmt::format("SocketHandler: tcp 127.0.0.1:{}: 3 records not sent at close", port));
 }
 
 TEST(SocketHandlerTest, ReconnectsWhenTheCollectorRestarts) {
@@ -301,7 +466,9 @@ TEST(SocketHandlerTest, ReconnectsWhenTheCollectorRestarts) {
   // listening. The handler notices before writing and holds the records.
   collector.drop_connection();
   collector.stop_listening();
-  for (int i = 10; i < 15; ++i) log.info("record {}", i);
+  log.info("record 10");
+  const std::uint64_t held_at_break = handler->stats().pending_bytes;
+  for (int i = 11; i < 15; ++i) log.info("record {}", i);
   EXPECT_EQ(handler->stats().pending_records, 5u);
   collector.listen_again();
   clock.advance(1s);
@@ -309,10 +476,15 @@ TEST(SocketHandlerTest, ReconnectsWhenTheCollectorRestarts) {
   const auto records = parse_all(collector.read_lines(6));
   ASSERT_THAT(records, SizeIs(6));
   for (int i = 0; i < 6; ++i) EXPECT_EQ(records[i]["message"], "record " + std::to_string(10 + i));
+  handler->flush();
   EXPECT_EQ(handler->stats().connects, 2u);
+  EXPECT_EQ(handler->stats().records_sent, 16u);
   EXPECT_EQ(handler->stats().records_dropped, 0u);
   ASSERT_THAT(errors.texts(), SizeIs(1));
-  EXPECT_THAT(errors.all(), HasSubstr("the collector closed the connection"));
+  EXPECT_EQ(message_of(errors.texts()[0]),
+            fmt::format("SocketHandler: tcp 127.0.0.1:{}: the collector closed the connection; holding "
+                        "1 record ({} bytes), next try in 1 s",
+                        collector.port(), held_at_break));
 }
 
 // The collector accepts and never reads: behind a drop_newest proxy the
@@ -349,22 +521,18 @@ TEST(SocketHandlerTest, CollectorThatNeverReadsNeverBlocksTheCaller) {
   // smaller than n records, so some were dropped.
   EXPECT_EQ(held.records_sent + held.pending_records + held.records_dropped, static_cast<std::uint64_t>(n));
   ASSERT_GT(held.records_dropped, 0u) << "the collector's buffers took every record";
-  EXPECT_THAT(errors.all(), HasSubstr("the collector is not reading"));
+  ASSERT_THAT(errors.texts(), SizeIs(1));
+  EXPECT_EQ(message_of(errors.texts()[0]),
+            fmt::format("SocketHandler: tcp 127.0.0.1:{}: the buffer is full (65536 bytes) and the "
+                        "collector is not reading: dropping the oldest unsent records until it takes "
+                        "them",
+                        collector.port()));
 
-  // The collector reads at last: each line the handler wrote whole arrives,
-  // then each flush writes more of what it held, until it holds nothing.
+  // The collector reads at last: each flush writes more of what the
+  // handler held, until the collector acknowledged it all, and every line
+  // that arrived is a record counted as sent.
   std::vector<std::string> lines;
-  auto read_what_was_sent = [&] {
-    const auto s = socket->stats();
-    auto more = collector.read_lines(s.records_sent - lines.size());
-    lines.insert(lines.end(), more.begin(), more.end());
-    return lines.size() == s.records_sent && s.pending_records == 0;
-  };
-  EXPECT_TRUE(offhand::test::wait_until([&] {
-    if (read_what_was_sent()) return true;
-    proxy->flush(30s);
-    return false;
-  }));
+  EXPECT_TRUE(read_until_delivered(collector, lines, *socket, [&] { proxy->flush(30s); }));
   proxy->close();
   const auto s = socket->stats();
   EXPECT_EQ(s.pending_records, 0u);
@@ -379,6 +547,14 @@ TEST(SocketHandlerTest, CollectorThatNeverReadsNeverBlocksTheCaller) {
     EXPECT_GT(i, last);
     last = i;
   }
+  EXPECT_EQ(last, n - 1);  // the newest record is never the one dropped
+  // The end of the outage, with its exact count.
+  ASSERT_THAT(errors.texts(), SizeIs(2));
+  EXPECT_THAT(message_of(errors.texts()[1]),
+              ::testing::StartsWith(fmt::format("SocketHandler: tcp 127.0.0.1:{}: delivering again after ",
+                                                collector.port())));
+  EXPECT_THAT(message_of(errors.texts()[1]),
+              ::testing::EndsWith(fmt::format("; {} records dropped during the outage", s.records_dropped)));
 }
 
 TEST(DatagramHandlerTest, SendsOneDatagramPerRecord) {

@@ -823,7 +823,7 @@ TEST(SysLogFaultTest, CollectorThatNeverReadsNeverHoldsUpTheCaller) {
   // unsent when the handler closed, once.
   EXPECT_EQ(syslog->error_count(), 2u);
   ASSERT_EQ(reports.texts().size(), 2u) << ::testing::PrintToString(reports.texts());
-  EXPECT_THAT(reports.texts()[0], HasSubstr("dropping records until the collector takes them"));
+  EXPECT_THAT(reports.texts()[0], HasSubstr("dropping new records until it takes them"));
   EXPECT_THAT(reports.texts()[1], HasSubstr("had not acknowledged"));
 }
 

@@ -60,13 +60,13 @@ void basic_config_if_unconfigured() noexcept;
   void function(FormatString<Args...> f, Args&&... args) noexcept {                   \
     detail::basic_config_if_unconfigured();                                           \
     Logger& root = root_logger();                                                     \
-    if (root.is_enabled_for(lvl)) detail::LogCall::with(root, lvl, nullptr, f.location, f.str, {}, args...); \
+    if (root.is_enabled_for(lvl)) detail::LogCall::with(root, lvl, nullptr, f.site(), {}, args...); \
   }                                                                                   \
   template <class... Args>                                                            \
   void function(const Extra& extra, FormatString<Args...> f, Args&&... args) noexcept { \
     detail::basic_config_if_unconfigured();                                           \
     Logger& root = root_logger();                                                     \
-    if (root.is_enabled_for(lvl)) detail::LogCall::with(root, lvl, &extra, f.location, f.str, {}, args...); \
+    if (root.is_enabled_for(lvl)) detail::LogCall::with(root, lvl, &extra, f.site(), {}, args...); \
   }
 OFFHAND_DETAIL_MODULE_FUNCTION(debug, level::kDebug)
 OFFHAND_DETAIL_MODULE_FUNCTION(info, level::kInfo)
@@ -81,7 +81,7 @@ template <class... Args>
 void log(int lvl, FormatString<Args...> f, Args&&... args) noexcept {
   detail::basic_config_if_unconfigured();
   Logger& root = root_logger();
-  if (root.is_enabled_for(lvl)) detail::LogCall::with(root, lvl, nullptr, f.location, f.str, {}, args...);
+  if (root.is_enabled_for(lvl)) detail::LogCall::with(root, lvl, nullptr, f.site(), {}, args...);
 }
 // ERROR with the exception being handled (inside a catch block).
 template <class... Args>
@@ -90,7 +90,7 @@ void exception(FormatString<Args...> f, Args&&... args) noexcept {
   Logger& root = root_logger();
   if (root.is_enabled_for(level::kError)) {
     static const Extra kExcInfo{.exc_info = true};
-    detail::LogCall::with(root, level::kError, &kExcInfo, f.location, f.str, {}, args...);
+    detail::LogCall::with(root, level::kError, &kExcInfo, f.site(), {}, args...);
   }
 }
 

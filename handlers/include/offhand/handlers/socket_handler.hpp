@@ -35,22 +35,33 @@ class SocketError : public std::runtime_error {
 // logging.handlers receivers (SocketServer examples). With another formatter
 // each record is still one line (CR and LF become spaces).
 //
-// Never blocks on the network: the socket is non-blocking, its connect
-// included. Records go into a bounded buffer and are written as far as the
-// socket takes them; the rest waits for the next emit() or flush(). While
-// the collector is away (refused, unreachable, restarting) records wait in
-// the buffer, and the connection is tried again with Python's back-off (1 s
-// after the first failure, doubling, at most 30 s), when a record or flush()
-// comes; when the buffer is full (the collector is away, or connected but
-// not reading), the oldest records are dropped to make room, and counted.
-// Records the kernel accepted before a connection broke are lost with it
-// (TCP says nothing about what the peer read); a record cut by the break is
-// sent again, whole, on the next connection.
+// Never blocks on the network: emit() waits for nothing, its connect
+// included (started without waiting, finished by a later call, failed once
+// connect_timeout has passed). Records go into a bounded buffer and are
+// written as far as the socket takes them; the rest waits for the next
+// emit() or flush(). While the collector is away (refused, unreachable,
+// restarting) records wait in the buffer, and the connection is tried again
+// with Python's back-off (1 s after the first failure, doubling, at most
+// 30 s), when a record or flush() comes. A record stays in the buffer until
+// the collector's TCP has acknowledged it, and after a broken connection
+// the records are sent again from the first one it had not acknowledged:
+// none is lost to a break, but a record can arrive twice (once cut short at
+// the break, or whole when its acknowledgement was on the way; a collector
+// reading lines sees the cut one as the unterminated last line of the broken
+// connection). What the collector's TCP acknowledged and the collector never read
+// (it crashed) is beyond what TCP tells. When the buffer is full (the
+// collector is away, or connected but not reading), the oldest records go
+// first: those written whole are let go (the kernel has them; they count as
+// sent, and are no longer sent again after a break), then the oldest not
+// yet written are dropped, and counted. Python's SocketHandler holds no
+// buffer: it loses the record whose send fails.
 //
 // Reports (through handle_error(), so rate-limited by the base): once when
-// an outage begins (with the reason and what is held), once when it ends if
-// records were dropped during it (how many), and drops at close(). Nothing
-// per record.
+// an outage begins ("SocketHandler: tcp 127.0.0.1:9020: cannot connect:
+// Connection refused; holding 3 records (410 bytes), next try in 1 s", or
+// the full buffer), once when it ends if records were dropped during it
+// ("delivering again after 2 s; 5 records dropped during the outage"), and
+// what close() could not send. Nothing per record.
 //
 // Threads: everything runs on the thread that calls the handler (handle,
 // flush, close) under the handler's mutex; behind a ProxyHandler, that is
@@ -70,26 +81,35 @@ class SocketHandler final : public Handler {
     // A connect that has not finished after this long failed.
     std::chrono::milliseconds connect_timeout{5'000};
     RetryOptions retry{};  // Python's retryStart and retryMax
-    // flush() waits at most this long for the socket to take the buffer;
-    // close() waits close_timeout, then drops what is left.
+    // flush() waits at most this long for the collector to acknowledge the
+    // buffer.
     std::chrono::milliseconds flush_timeout{1'000};
-    // How long close() waits for the socket to take what is held.
+    // How long close() waits for the collector to acknowledge what is held;
+    // then what was not written is dropped.
     std::chrono::milliseconds close_timeout{2'000};
-    // The clock of the back-off and the connect timeout; empty:
+    // The clock of the back-off and of the outages' durations; empty:
     // std::chrono::steady_clock::now. Tests move one by hand.
     std::function<std::chrono::steady_clock::time_point()> clock;
   };
 
   // Counts since construction; each value is read atomically.
+  // Every record handled is sent, dropped or pending:
+  // records_sent + records_dropped + pending_records counts them all.
   struct Stats {
-    std::uint64_t records_sent = 0;       // written whole to a connection
-    std::uint64_t records_dropped = 0;    // buffer full, too long, or left at close
+    // Delivered: the collector's TCP acknowledged them (as found at each
+    // flush(), every 64 KiB written and during an outage), or they were
+    // written whole and let go to make room or at close (the kernel goes
+    // on sending them).
+    std::uint64_t records_sent = 0;
+    // Buffer full, too long, or not written at close.
+    std::uint64_t records_dropped = 0;
     std::uint64_t records_truncated = 0;  // sent with a cut message
     std::uint64_t connects = 0;           // connections made
     std::uint64_t connect_attempts = 0;   // connections tried (made or not)
     // Outages begun.
     std::uint64_t outages = 0;
-    std::uint64_t pending_records = 0;    // in the buffer now
+    // In the buffer now: not written yet, or not acknowledged.
+    std::uint64_t pending_records = 0;
     // Bytes in the buffer now.
     std::uint64_t pending_bytes = 0;
   };
@@ -112,19 +132,16 @@ class SocketHandler final : public Handler {
   void emit(const LogRecord& record) override;
   // As emit(), for the whole batch at once.
   void emit_batch(std::span<const LogRecord* const> records) override;
-  // Writes the buffer, waiting up to flush_timeout for the socket (not for
-  // the back-off: while it runs, flush() returns at once).
+  // Writes the buffer and waits, up to flush_timeout, for the collector to
+  // acknowledge it (not for the back-off: while it runs, flush() returns at
+  // once).
   void on_flush() override;
-  // Writes the buffer for up to close_timeout (trying to connect once, back-
-  // off or not), then closes the socket and reports what it dropped.
+  // As flush(), for up to close_timeout (trying to connect once, back-off or
+  // not), then closes the socket and reports what it dropped.
   void on_close() override;
 
  private:
-  struct State;  // socket, buffer, back-off (socket_handler.cpp)
-  // Connects (once, back-off or not, with `force_connect`) and writes the
-  // buffer as far as the socket takes it, waiting for it up to `wait`.
-  void pump(bool force_connect, std::chrono::milliseconds wait);
-
+  struct State;  // the stream and the counters (socket_handler.cpp)
   const Options options_;
   std::unique_ptr<State> state_;  // guarded by the handler's mutex, but its counters
 };

@@ -239,18 +239,22 @@ class ProxyHandler final : public Handler, private offhand::detail::ShutdownHook
     bool respect_handler_level = true;
     // Deferred formatting: a record whose message no filter or earlier
     // handler has rendered yet, and whose arguments are all of {fmt}'s
-    // built-in kinds (integers, floating point, bool, char, C strings,
-    // strings and string views, pointers), is queued as its format string
-    // and a copy of those values, and the consumer thread formats it. The
+    // built-in kinds (the arithmetic types, bool, char, C strings and char
+    // arrays, std::string, std::string_view, fmt::string_view, void
+    // pointers and nullptr), is queued as its format string (its address
+    // when it is a string literal) and a copy of those values, and the
+    // consumer thread formats it; which calls qualify is decided at compile
+    // time from the argument types, so the caller pays no dispatch. The
     // record still shows the values at the time of the call (strings are
     // copied), and the text is the one the caller would have rendered. The
     // call costs less (no formatting in the caller); the consumer does the
     // formatting instead. A record with an argument of any other type (a
     // user type with a fmt::formatter), with a named argument, or whose
     // message was already rendered is rendered in the caller, as without
-    // this option. A format error (a runtime pattern that does not match
-    // its arguments) is reported once, by this proxy's handle_error(), on
-    // the consumer thread; the text is the eager path's. Differences: a C
+    // this option (an enum too, even one {fmt} formats as an integer). A
+    // format error (a runtime pattern that does not match its arguments)
+    // is reported once, by this proxy's handle_error(), on the consumer
+    // thread; the text is the eager path's. Differences: a C
     // string formatted with the "p" type shows the address of the copy,
     // and when another handler of the same logger also renders the message
     // of a record with a format error, both report it. Off by default.
