@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "../src/net_common.hpp"
 #include "wire.hpp"
 
 namespace offhand::offlog {
@@ -89,7 +90,8 @@ Error Error::from_server(std::string_view message) {
 struct Client::Impl {
   enum class State { kClosed, kConnected, kWaiting };
 
-  explicit Impl(Options o) : options(std::move(o)), backoff(options.initial_backoff) {}
+  explicit Impl(Options o)
+      : options(std::move(o)), backoff(options.initial_backoff, options.max_backoff) {}
 
   Options options;
   State state = State::kClosed;
@@ -103,8 +105,7 @@ struct Client::Impl {
   bool rotated = false;            // ROTATED seen on this connection
   std::uint64_t rotations_checked = 0;  // rotations when check_rotated() last looked
   std::vector<Retiring> retiring;
-  Clock::time_point next_attempt{};
-  std::chrono::milliseconds backoff;
+  handlers::detail::Backoff backoff;  // between connection attempts; reset by an OK
 
   std::atomic<std::uint64_t> bytes_accepted{0}, bytes_sent{0}, writes_dropped{0},
       bytes_dropped{0}, connections{0}, rotations{0}, faults{0}, pending{0};
@@ -150,8 +151,7 @@ struct Client::Impl {
   // After a failed connection attempt: wait, doubling the wait next time.
   void schedule_retry() {
     state = State::kWaiting;
-    next_attempt = Clock::now() + backoff;
-    backoff = std::min(backoff * 2, options.max_backoff);
+    backoff.failed(Clock::now());
   }
 
   // The current connection is over. Bytes sent before OK were not written
@@ -241,7 +241,7 @@ struct Client::Impl {
     if (m == wire::kOk) {
       confirmed = true;
       unconfirmed.clear();
-      backoff = options.initial_backoff;
+      backoff.succeeded();
       return std::nullopt;
     }
     if (m == wire::kRotated) {
@@ -348,7 +348,7 @@ struct Client::Impl {
         if (auto f = rotate()) return f;
       }
     }
-    if (state == State::kWaiting && Clock::now() >= next_attempt) {
+    if (state == State::kWaiting && backoff.due(Clock::now())) {
       if (auto f = attempt()) return f;
     }
     if (state == State::kConnected) return flush_fifo();
@@ -413,7 +413,7 @@ void Client::open(std::string_view path) {
   std::filesystem::path p(path);
   if (!p.is_absolute()) p = (std::filesystem::current_path() / p).lexically_normal();
   d.path = p.string();
-  d.backoff = d.options.initial_backoff;
+  d.backoff.succeeded();
   d.rotated = false;
   try {
     d.start_connection();

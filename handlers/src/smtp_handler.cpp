@@ -127,6 +127,7 @@ SmtpHandler::SmtpHandler(Options options, SteadyClock clock)
 
   // Timeouts, TLS verification and the CA file are set by CurlEasy.
   curl_ = std::make_unique<Curl>(o);
+  backoff_ = std::make_unique<detail::Backoff>(o.retry.initial_backoff, o.retry.max_backoff);
   Curl& c = *curl_;
   const std::uint16_t port = o.port != 0 ? o.port : (o.security == Security::kSmtps ? 465 : 25);
   const bool ipv6 = o.host.find(':') != std::string::npos && o.host.front() != '[';
@@ -267,7 +268,7 @@ void SmtpHandler::on_close() {
 }
 
 std::string SmtpHandler::pass(bool force) {
-  while (!pending_.empty() && (force || now() >= next_attempt_)) {
+  while (!pending_.empty() && (force || backoff_->due(now()))) {
     Mail& mail = pending_.front();
     std::string why = send(mail);
     if (why.empty()) {
@@ -275,16 +276,12 @@ std::string SmtpHandler::pass(bool force) {
       counters_->records_sent.fetch_add(mail.records, std::memory_order_relaxed);
       pending_.pop_front();
       counters_->pending.store(pending_.size(), std::memory_order_relaxed);
-      consecutive_failures_ = 0;
+      backoff_->succeeded();
       continue;
     }
     counters_->failed_attempts.fetch_add(1, std::memory_order_relaxed);
     ++mail.attempts;
-    ++consecutive_failures_;
-    // Back-off: initial, doubling per consecutive failure, capped.
-    next_attempt_ = now() +
-                    detail::backoff_delay(options_.retry.initial_backoff, options_.retry.max_backoff,
-                                          consecutive_failures_);
+    backoff_->failed(now());
     if (mail.attempts > options_.max_retries)
       drop_front(fmt::format("it failed {} time{}", mail.attempts, mail.attempts == 1 ? "" : "s")
                      .c_str());
@@ -301,7 +298,7 @@ void SmtpHandler::deliver() {
     what += ": " + why;
     if (!pending_.empty()) {
       const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-          next_attempt_ - now());
+          backoff_->next() - now());
       what += fmt::format("; {} mail{} pending, next try in {} ms", pending_.size(),
                           pending_.size() == 1 ? "" : "s", std::max<std::int64_t>(0, wait.count()));
     }

@@ -234,15 +234,20 @@ void Handler::report(const LogRecord* record, std::exception_ptr error) noexcept
   handle_error(record, error);
 }
 
+void Handler::set_error_clock(ErrorClock clock) {
+  std::scoped_lock lock(error_mutex_);
+  error_clock_ = std::move(clock);
+}
+
 void Handler::handle_error(const LogRecord* record, std::exception_ptr error) noexcept {
   if (!report_errors()) return;
   try {
     std::uint64_t suppressed = 0;
     {
       std::scoped_lock lock(error_mutex_);
-      const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count();
+      const auto t = error_clock_ ? error_clock_() : std::chrono::steady_clock::now();
+      const std::int64_t now =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
       if (now - error_window_start_ >= kWindowNs) {
         error_window_start_ = now;
         errors_in_window_ = 0;

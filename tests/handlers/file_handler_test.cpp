@@ -5,7 +5,6 @@
 
 #include <sys/stat.h>
 
-#include <deque>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -21,6 +20,7 @@
 
 #include "lib/test_handlers.hpp"
 #include "support/error_capture.hpp"
+#include "support/record_builder.hpp"
 #include "support/temp_dir.hpp"
 
 namespace offhand::handlers {
@@ -251,18 +251,13 @@ TEST(FileHandlerTest, ClosedHandlerDropsAndReports) {
 // once and in order, and size-based rotation still sees every byte.
 struct BatchRecords {
   explicit BatchRecords(int n) {
-    for (int i = 0; i < n; ++i) texts.push_back(fmt::format("{:04} {}", i, std::string(1000, 'b')));
-    for (const std::string& t : texts) {
-      LogRecord& r = owned.emplace_back();
-      r.name = "batch";
-      r.levelno = level::kInfo;
-      r.set_message(t);
-      pointers.push_back(&r);
+    for (int i = 0; i < n; ++i) {
+      texts.push_back(fmt::format("{:04} {}", i, std::string(1000, 'b')));
+      records.add({.name = "batch", .message = texts.back()});
     }
   }
-  std::deque<LogRecord> owned;  // records neither copy nor move
+  test::RecordBatch records;
   std::vector<std::string> texts;
-  std::vector<const LogRecord*> pointers;
 };
 
 TEST(FileHandlerTest, ALargeBatchIsWrittenWholeAndInOrder) {
@@ -270,7 +265,7 @@ TEST(FileHandlerTest, ALargeBatchIsWrittenWholeAndInOrder) {
   const std::string path = dir.file("batch.log");
   FileHandler h(path);
   const BatchRecords batch(200);  // about 200 KB, several write pieces
-  h.handle_batch(batch.pointers);
+  h.handle_batch(batch.records.pointers());
   std::string expected;
   for (const std::string& t : batch.texts) expected += t + "\n";
   EXPECT_EQ(read_file(path), expected);
@@ -282,7 +277,7 @@ TEST(FileHandlerTest, RotationBySizeInsideALargeBatchKeepsEveryFileUnderTheLimit
   const std::string path = dir.file("rot.log");
   RotatingFileHandler h(path, RotatingFileHandler::Options{.max_bytes = 50'000, .backup_count = 9});
   const BatchRecords batch(200);  // 1,006 bytes a line: 49 lines a file
-  h.handle_batch(batch.pointers);
+  h.handle_batch(batch.records.pointers());
   h.close();
   std::string all;
   for (int k = 4; k >= 1; --k) {

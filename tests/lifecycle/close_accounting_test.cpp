@@ -14,6 +14,7 @@
 #include <offhand/error.hpp>
 
 #include "support/capturing_handler.hpp"
+#include "support/record_builder.hpp"
 #include "support/test_scale.hpp"
 
 namespace offhand::proxy {
@@ -22,15 +23,14 @@ namespace {
 constexpr int kThreads = 8;
 
 bool log_to(Handler& h, int levelno) {
-  LogRecord r;
-  r.name = "stress";
-  r.levelno = levelno;
-  r.pathname = __FILE__;
-  r.lineno = 1;
-  r.function = "stress";
-  r.time = Clock::now();
-  r.set_message("a record that races close()");
-  return h.handle(r);
+  const OwnedRecord r = test::make_record({.name = "stress",
+                                           .level = levelno,
+                                           .message = "a record that races close()",
+                                           .pathname = __FILE__,
+                                           .lineno = 1,
+                                           .function = "stress",
+                                           .time = Clock::now()});
+  return h.handle(r.view());
 }
 
 struct Round {

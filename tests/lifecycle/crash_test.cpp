@@ -2,12 +2,10 @@
 // The crash handler, end to end: each case runs crash_child twice, without
 // and with offhand::install_crash_handler(), and compares how it died and
 // what reached its log file.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -16,9 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/process.hpp"
 #include "support/temp_dir.hpp"
-
-extern char** environ;
 
 namespace {
 
@@ -45,47 +42,24 @@ std::string describe(int status) {
   return out.str();
 }
 
-// Runs crash_child with its stderr in a file of `dir`, and waits for it.
+// Runs crash_child with its output in a file of `dir`, and waits for it.
 Outcome run_child(const offhand::test::TempDir& dir, const std::string& mode, const std::string& what,
                   const std::string& log, std::size_t n) {
-  const std::string err = dir.file(mode + ".stderr");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  std::string count = std::to_string(n);
-  std::vector<char*> argv{const_cast<char*>(OFFHAND_CRASH_CHILD), const_cast<char*>(mode.c_str()),
-                          const_cast<char*>(what.c_str()), const_cast<char*>(log.c_str()), count.data(),
-                          nullptr};
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  offhand::test::Process::Options options;
 #if defined(__SANITIZE_THREAD__)
   // The crash handler is not async-signal-safe, on purpose and documented
   // (crash_handler.hpp): ThreadSanitizer would report each allocation it
   // makes in the signal handler and exit with its own status.
-  bool found = false;
-  for (std::string& e : env)
-    if (e.starts_with("TSAN_OPTIONS=")) {
-      e += " report_signal_unsafe=0";
-      found = true;
-    }
-  if (!found) env.emplace_back("TSAN_OPTIONS=report_signal_unsafe=0");
+  const char* tsan = std::getenv("TSAN_OPTIONS");
+  options.env.push_back(std::string("TSAN_OPTIONS=") + (tsan != nullptr ? tsan : "") +
+                        (tsan != nullptr ? " " : "") + "report_signal_unsafe=0");
 #endif
-  std::vector<char*> envp;
-  for (std::string& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  pid_t pid = 0;
+  offhand::test::Process child({OFFHAND_CRASH_CHILD, mode, what, log, std::to_string(n)},
+                               dir.file(mode + ".stderr"), options);
   Outcome out;
-  if (posix_spawn(&pid, OFFHAND_CRASH_CHILD, &actions, nullptr, argv.data(), envp.data()) != 0) {
-    posix_spawn_file_actions_destroy(&actions);
-    return out;
-  }
-  posix_spawn_file_actions_destroy(&actions);
-  while (::waitpid(pid, &out.status, 0) < 0 && errno == EINTR) {
-  }
-  std::ifstream in(err);
-  std::stringstream text;
-  text << in.rdbuf();
-  out.stderr_text = text.str();
+  if (!child.wait(std::chrono::seconds(120))) child.stop();
+  out.status = child.status().value_or(-1);
+  out.stderr_text = child.output();
   return out;
 }
 

@@ -26,6 +26,8 @@
 #include <offhand/logger.hpp>
 #include <offhand/manager.hpp>
 
+#include "support/record_builder.hpp"
+
 namespace offhand::proxy {
 namespace {
 
@@ -52,11 +54,8 @@ class ThreadProbe final : public Handler {
 
 // The consumer's thread id: one record through the proxy, then a flush.
 pid_t consumer_of(ProxyHandler& proxy, const ThreadProbe& probe) {
-  LogRecord r;
-  r.name = "probe";
-  r.levelno = level::kInfo;
-  r.set_message("which thread?");
-  proxy.handle(r);
+  const OwnedRecord r = test::make_record({.name = "probe", .message = "which thread?"});
+  proxy.handle(r.view());
   EXPECT_TRUE(proxy.flush(std::chrono::seconds(60)));
   return probe.tid.load();
 }

@@ -7,27 +7,22 @@
 #pragma once
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "support/process.hpp"
 
 namespace offhand::testing {
 
@@ -37,53 +32,16 @@ class PythonServer {
   // most 20 s for the READY line. Throws when the server does not start.
   PythonServer(const std::string& script, std::vector<std::string> args,
                const std::filesystem::path& log)
-      : log_(log) {
-    args.insert(args.begin(), {"/usr/bin/python3", script});
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string log_path = log.string();
-
-    int in[2], out[2];
-    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0)
-      throw std::runtime_error("pipe failed");
-    const pid_t parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      // Only async-signal-safe calls until exec: the test process has threads.
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(127);
-      ::dup2(in[0], 0);
-      ::dup2(out[1], 1);
-      const int err = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      if (err >= 0) ::dup2(err, 2);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(in[0]);
-    ::close(out[1]);
-    stdin_fd_ = in[1];
-    if (pid_ < 0) {
-      ::close(out[0]);
-      throw std::runtime_error("fork failed");
-    }
-    std::string line;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-      pollfd p{.fd = out[0], .events = POLLIN, .revents = 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      char buf[256];
-      const ssize_t n = ::read(out[0], buf, sizeof buf);
-      if (n <= 0) break;
-      line.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(out[0]);
+      : process_(with_python(script, std::move(args)), log.string(),
+                 {.stdin_pipe = true, .stdout_pipe = true}) {
+    const std::string line = process_.read_line(std::chrono::seconds(20));
     std::istringstream words(line);
     std::string word;
     words >> word;
     if (word != "READY") {
       stop();
-      throw std::runtime_error(script + " did not start: '" + line + "'; its stderr: " + log_text());
+      throw std::runtime_error(script + " did not start (" + process_.describe() + "): '" + line +
+                               "'; its stderr: " + log_text());
     }
     while (words >> word) {
       const std::size_t eq = word.find('=');
@@ -110,30 +68,15 @@ class PythonServer {
     return reply;
   }
 
-  std::string log_text() const {
-    std::ifstream in(log_);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
+  std::string log_text() const { return process_.output(); }
 
-  // Ask, then insist: quit, end of stdin, and SIGKILL after 3 s.
+  // Ask, then insist: quit and end of stdin, then (after 3 s) SIGTERM and
+  // SIGKILL.
   void stop() {
-    if (pid_ <= 0) return;
+    if (!process_.alive()) return;
     if (control_port_ != 0) send_control("quit", false);
-    if (stdin_fd_ >= 0) ::close(stdin_fd_);
-    stdin_fd_ = -1;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-    int status = 0;
-    while (::waitpid(pid_, &status, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() >= deadline) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    pid_ = -1;
+    process_.close_stdin();
+    if (!process_.wait(std::chrono::seconds(3))) process_.stop();
   }
 
  private:
@@ -160,9 +103,13 @@ class PythonServer {
     return reply;
   }
 
-  std::filesystem::path log_;
-  pid_t pid_ = -1;
-  int stdin_fd_ = -1;
+  static std::vector<std::string> with_python(const std::string& script,
+                                              std::vector<std::string> args) {
+    args.insert(args.begin(), {"/usr/bin/python3", script});
+    return args;
+  }
+
+  test::Process process_;
   std::uint16_t control_port_ = 0;
   std::map<std::string, std::uint16_t> ports_;
 };

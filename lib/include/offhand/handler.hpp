@@ -5,8 +5,10 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -93,6 +95,13 @@ class Handler {
   virtual void handle_error(const LogRecord* record,
                             std::exception_ptr error) noexcept;
 
+  // The clock the default handle_error() measures its 10-second windows
+  // in; empty (the default): std::chrono::steady_clock::now. A test sets
+  // one it moves by hand. Read on the error path only, under the error
+  // lock, so it may be set from any thread; it must not throw.
+  using ErrorClock = std::function<std::chrono::steady_clock::time_point()>;
+  void set_error_clock(ErrorClock clock);
+
  protected:
   // Whether the base serialises emit() with its mutex (kMutex) or the
   // subclass synchronises itself (kNone, as a ProxyHandler).
@@ -150,6 +159,7 @@ class Handler {
 
   // Rate limiting of handle_error's reports.
   std::mutex error_mutex_;
+  ErrorClock error_clock_;               // guarded by error_mutex_
   std::int64_t error_window_start_ = 0;  // guarded by error_mutex_
   int errors_in_window_ = 0;             // guarded by error_mutex_
   std::uint64_t suppressed_errors_ = 0;  // guarded by error_mutex_

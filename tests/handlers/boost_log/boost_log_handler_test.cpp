@@ -27,6 +27,7 @@
 
 #include "handlers/boost_log/boost_test_support.hpp"
 #include "support/capturing_handler.hpp"
+#include "support/record_builder.hpp"
 
 namespace offhand::handlers {
 namespace {
@@ -121,12 +122,7 @@ TEST_F(BoostSinkHandlerTest, TimeStampIsTheCallersTimeInLocalOrUtc) {
     os.sink->set_formatter(expr::stream << expr::format_date_time<boost::posix_time::ptime>(
                                                "TimeStamp", "%Y-%m-%d %H:%M:%S.%f"));
     BoostSinkHandler handler(os.sink, {.time_zone = zone});
-    LogRecord record;
-    record.name = "x";
-    record.levelno = level::kInfo;
-    record.time = when;
-    record.set_message("m");
-    handler.handle(record);
+    handler.handle(test::make_record({.name = "x", .message = "m", .time = when}).view());
     handler.flush();
 
     std::string expected = local_text(when);

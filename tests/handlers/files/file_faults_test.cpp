@@ -28,6 +28,7 @@
 
 #include "lib/test_handlers.hpp"
 #include "support/error_capture.hpp"
+#include "support/record_builder.hpp"
 #include "support/temp_dir.hpp"
 
 namespace offhand::handlers {
@@ -306,10 +307,7 @@ TEST(FlushPolicyTest, SyncAtFlushOfAFileAndOfADevice) {
   TempDir dir;
   for (const std::string& path : {dir.file("app.log"), std::string("/dev/null")}) {
     FileHandler h(path, {.buffer_bytes = 1 << 20, .sync = true});
-    LogRecord r;
-    r.levelno = level::kInfo;
-    r.set_message("synced");
-    h.handle(r);
+    h.handle(test::make_record({.message = "synced"}).view());
     h.flush();
     EXPECT_EQ(h.error_count(), 0u) << path;
   }

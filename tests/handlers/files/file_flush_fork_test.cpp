@@ -22,6 +22,7 @@
 #include <offhand/proxy/proxy_handler.hpp>
 
 #include "support/temp_dir.hpp"
+#include "support/record_builder.hpp"
 
 namespace offhand::handlers {
 namespace {
@@ -87,12 +88,8 @@ TEST(PeriodicFlushTest, OneThreadServesEveryHandler) {
   FileHandler a(dir.file("a.log"), {.buffer_bytes = kBig, .flush_interval = 10ms});
   FileHandler b(dir.file("b.log"), {.buffer_bytes = kBig, .flush_interval = 30ms});
   EXPECT_EQ(threads_named("offhand-flush"), 1u);
-  LogRecord r;
-  r.levelno = level::kInfo;
-  r.set_message("to a");
-  a.handle(r);
-  r.set_message("to b");
-  b.handle(r);
+  a.handle(test::make_record({.message = "to a"}).view());
+  b.handle(test::make_record({.message = "to b"}).view());
   EXPECT_EQ(wait_for_contents(dir.file("a.log"), "to a\n"), "to a\n");
   EXPECT_EQ(wait_for_contents(dir.file("b.log"), "to b\n"), "to b\n");
 }
@@ -106,11 +103,7 @@ TEST(PeriodicFlushTest, ShortLivedHandlersWriteTheirOutputExactlyOnce) {
   const int n = 200;
   for (int i = 0; i < n; ++i) {
     FileHandler h(dir.file("short.log"), {.buffer_bytes = kBig, .flush_interval = 1ns});
-    const std::string message = std::to_string(i);  // the record views it
-    LogRecord r;
-    r.levelno = level::kInfo;
-    r.set_message(message);
-    h.handle(r);
+    h.handle(test::make_record({.message = std::to_string(i)}).view());
   }
   std::string expected;
   for (int i = 0; i < n; ++i) expected += std::to_string(i) + "\n";
@@ -157,10 +150,7 @@ TEST(FileForkTest, AChildThatLogsNothingWritesNothing) {
   TempDir dir;
   const std::string path = dir.file("app.log");
   FileHandler h(path, {.buffer_bytes = kBig});
-  LogRecord r;
-  r.levelno = level::kInfo;
-  r.set_message("the parent's");
-  h.handle(r);
+  h.handle(test::make_record({.message = "the parent's"}).view());
   const int status = in_child([&] {
     h.close();  // flushes: the child has nothing of its own
     return 0;
@@ -179,12 +169,7 @@ TEST(FileForkTest, TheChildGetsAPeriodicFlusherOfItsOwn) {
   TempDir dir;
   const std::string path = dir.file("app.log");
   FileHandler h(path, {.buffer_bytes = kBig, .flush_interval = 20ms});
-  auto log = [&](const char* text) {
-    LogRecord r;
-    r.levelno = level::kInfo;
-    r.set_message(text);
-    h.handle(r);
-  };
+  auto log = [&](const char* text) { h.handle(test::make_record({.message = text}).view()); };
   const int status = in_child([&] {
     if (threads_named("offhand-flush") != 1) return 2;
     log("child");

@@ -15,6 +15,7 @@
 #include "handlers/files/file_oracle.hpp"
 #include "lib/test_handlers.hpp"
 #include "support/capturing_handler.hpp"
+#include "support/record_builder.hpp"
 
 namespace offhand::handlers {
 namespace {
@@ -80,13 +81,9 @@ TEST(MemoryHandlerOracle, TargetLevelDoesNotApply) {
 TEST(MemoryHandlerTest, FlushLevelByNameAndHandsOverInOrder) {
   auto target = std::make_shared<testing::CapturingHandler>();
   MemoryHandler h(target, {.capacity = 10, .flush_level = level::kWarning});
-  LogRecord r;
   for (const auto& [lvl, msg] : std::vector<std::pair<int, std::string>>{
-           {level::kInfo, "a"}, {level::kDebug, "b"}, {level::kWarning, "c"}, {level::kInfo, "d"}}) {
-    r.levelno = lvl;
-    r.set_message(msg);
-    h.handle(r);
-  }
+           {level::kInfo, "a"}, {level::kDebug, "b"}, {level::kWarning, "c"}, {level::kInfo, "d"}})
+    h.handle(test::make_record({.level = lvl, .message = msg}).view());
   EXPECT_EQ(target->messages(), (std::vector<std::string>{"a", "b", "c"}));
   h.flush();
   EXPECT_EQ(target->messages(), (std::vector<std::string>{"a", "b", "c", "d"}));

@@ -17,6 +17,7 @@
 #include <offhand/proxy/proxy_handler.hpp>
 
 #include "handlers/files/file_oracle.hpp"
+#include "support/record_builder.hpp"
 
 namespace offhand::handlers {
 namespace {
@@ -167,12 +168,8 @@ TEST(RotatingFileHandlerTest, NamerAndRotatorHooks) {
                                test::write_file(dest, "compressed " + test::read_file(source));
                                std::filesystem::remove(source);
                              }});
-  LogRecord r;
-  r.levelno = level::kInfo;
-  for (const char* m : {"first record", "second record", "third record"}) {
-    r.set_message(m);
-    h.handle(r);
-  }
+  for (const char* m : {"first record", "second record", "third record"})
+    h.handle(test::make_record({.message = m}).view());
   h.close();
   const std::string base = dir.file("app.log");
   EXPECT_THAT(rotations, ElementsAre(base + " -> " + base + ".1.gz", base + " -> " + base + ".1.gz"));

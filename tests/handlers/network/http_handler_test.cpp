@@ -6,7 +6,6 @@
 // CA made by openssl, bad input, and dictConfig.
 #include <offhand/handlers/http_handler.hpp>
 
-#include <deque>
 #include <string>
 #include <vector>
 
@@ -23,6 +22,7 @@
 #include "handlers/network/http_test_server.hpp"
 #include "support/error_capture.hpp"
 #include "support/manual_clock.hpp"
+#include "support/record_builder.hpp"
 #include "support/test_pki.hpp"
 #include "support/test_scale.hpp"
 #include "support/temp_dir.hpp"
@@ -43,36 +43,21 @@ using namespace std::chrono_literals;
 // consumer does).
 class Records {
  public:
-  LogRecord& add(std::string message, std::vector<Field> fields = {}) {
-    messages_.push_back(std::move(message));
-    fields_.push_back(std::move(fields));
-    LogRecord& r = records_.emplace_back();
-    r.name = "app.http";
-    r.levelno = level::kInfo;
-    r.pathname = "tests/handlers/network/http_handler_test.cpp";
-    r.lineno = 7;
-    r.function = "void test()";
-    r.time = Clock::now();
-    r.thread_name = "MainThread";
-    r.process_name = "MainProcess";
-    r.fields = fields_.back();
-    r.set_message(messages_.back());
-    return r;
+  void add(std::string message, std::vector<Field> fields = {}) {
+    batch_.add({.name = "app.http",
+                .message = std::move(message),
+                .pathname = "tests/handlers/network/http_handler_test.cpp",
+                .lineno = 7,
+                .function = "void test()",
+                .time = Clock::now(),
+                .thread_name = "MainThread",
+                .process_name = "MainProcess",
+                .fields = std::move(fields)});
   }
-  std::vector<const LogRecord*> all() const {
-    std::vector<const LogRecord*> out;
-    for (const LogRecord& r : records_) out.push_back(&r);
-    return out;
-  }
-  void send_to(Handler& h) const {
-    const auto batch = all();
-    h.handle_batch(batch);
-  }
+  void send_to(Handler& h) const { h.handle_batch(batch_.pointers()); }
 
  private:
-  std::deque<std::string> messages_;
-  std::deque<std::vector<Field>> fields_;
-  std::deque<LogRecord> records_;
+  test::RecordBatch batch_;
 };
 
 HttpHandler::Options options_for(const HttpTestServer& server) {

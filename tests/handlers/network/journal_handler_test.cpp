@@ -22,6 +22,7 @@
 #include <offhand/record.hpp>
 
 #include "handlers/network/syslog_rsyslogd.hpp"
+#include "support/record_builder.hpp"
 
 namespace offhand {
 namespace {
@@ -43,21 +44,19 @@ TEST(JournalHandlerTest, FieldNamesAreMappedNotDropped) {
 }
 
 TEST(JournalHandlerTest, EntryHasTheStandardFieldsThenTheRecordsFields) {
-  LogRecord r;
-  r.name = "app.db";
-  r.levelno = level::kError;
-  r.pathname = "src/db.cpp";
-  r.lineno = 42;
-  r.function = "void db::connect(int)";
-  r.thread = 1234;
-  r.thread_name = "pool-1";
-  r.set_message("connection lost");
-  const std::vector<Field> fields = {{"host", "db\n1"}, {"retries", 3}, {"bad key", true}, {"ratio", 0.5},
-                                     {"big", std::numeric_limits<std::uint64_t>::max()}};
-  const std::vector<Field> context = {{"request", "r-9"}};
-  r.fields = fields;
-  r.context = context;
-  EXPECT_THAT(JournalHandler::entry(r, "ERROR connection lost", "billing"),
+  const OwnedRecord r = test::make_record(
+      {.name = "app.db",
+       .level = level::kError,
+       .message = "connection lost",
+       .pathname = "src/db.cpp",
+       .lineno = 42,
+       .function = "void db::connect(int)",
+       .thread = 1234,
+       .thread_name = "pool-1",
+       .fields = {{"host", "db\n1"}, {"retries", 3}, {"bad key", true}, {"ratio", 0.5},
+                  {"big", std::numeric_limits<std::uint64_t>::max()}},
+       .context = {{"request", "r-9"}}});
+  EXPECT_THAT(JournalHandler::entry(r.view(), "ERROR connection lost", "billing"),
               ElementsAre("MESSAGE=ERROR connection lost", "PRIORITY=3", "SYSLOG_IDENTIFIER=billing",
                           "CODE_FILE=src/db.cpp", "CODE_LINE=42", "CODE_FUNC=connect",
                           "THREAD_NAME=pool-1", "TID=1234", "LOGGER=app.db", "HOST=db\n1",
@@ -65,8 +64,8 @@ TEST(JournalHandlerTest, EntryHasTheStandardFieldsThenTheRecordsFields) {
                           "REQUEST=r-9"));
   for (const auto& [level, priority] : std::vector<std::pair<int, std::string>>{
            {level::kCritical, "2"}, {level::kWarning, "4"}, {level::kInfo, "6"}, {25, "6"}, {level::kDebug, "7"}}) {
-    r.levelno = level;
-    EXPECT_EQ(JournalHandler::entry(r, "m", "x")[1], "PRIORITY=" + priority);
+    EXPECT_EQ(JournalHandler::entry(test::make_record({.level = level}).view(), "m", "x")[1],
+              "PRIORITY=" + priority);
   }
 }
 
@@ -88,13 +87,11 @@ TEST(JournalHandlerTest, LiveEntryReadBackWithJournalctl) {
                     "the entry's fields are checked by the tests above";
   const std::string tag = fmt::format("offhand-test-{}", ::getpid());
   JournalHandler h(JournalHandler::Options{.identifier = tag});
-  LogRecord r;
-  r.name = "app";
-  r.levelno = level::kWarning;
-  r.set_message("to the journal");
-  const std::vector<Field> fields = {{"order id", 77}};
-  r.fields = fields;
-  h.handle(r);
+  h.handle(test::make_record({.name = "app",
+                              .level = level::kWarning,
+                              .message = "to the journal",
+                              .fields = {{"order id", 77}}})
+               .view());
   ASSERT_EQ(h.error_count(), 0u);
   std::string out;
   ASSERT_TRUE(test::wait_until([&] {

@@ -31,6 +31,8 @@
 #include "handlers/network/syslog_rsyslogd.hpp"
 #include "lib/test_handlers.hpp"
 #include "support/error_capture.hpp"
+#include "support/process.hpp"
+#include "support/record_builder.hpp"
 
 namespace offhand {
 namespace {
@@ -46,22 +48,14 @@ const Clock::time_point kTime = Clock::time_point(std::chrono::seconds(177260076
                                 std::chrono::microseconds(123456);
 
 // A record made by hand, for full control of its time and fields.
-struct Record {
-  explicit Record(std::string message, int level = level::kInfo,
-                  std::vector<Field> fields = {}) : message_(std::move(message)), fields_(std::move(fields)) {
-    r.name = "app.net";
-    r.levelno = level;
-    r.time = kTime;
-    r.thread_name = "worker";
-    r.set_message(message_);
-    r.fields = fields_;
-  }
-  LogRecord r;
-
- private:
-  std::string message_;
-  std::vector<Field> fields_;
-};
+OwnedRecord record(std::string message, int level = level::kInfo, std::vector<Field> fields = {}) {
+  return test::make_record({.name = "app.net",
+                            .level = level,
+                            .message = std::move(message),
+                            .time = kTime,
+                            .thread_name = "worker",
+                            .fields = std::move(fields)});
+}
 
 SysLogHandler::Options rfc_options(std::uint16_t port, SysLogHandler::Transport t) {
   SysLogHandler::Options o;
@@ -157,10 +151,8 @@ void run_cpython(const std::string& document) {
       "for lvl, msg in json.loads(sys.argv[2]): log.log(lvl, msg)\n"
       "logging.shutdown()\n";
   test::TempDir dir;
-  const pid_t pid = test::spawn({"/usr/bin/python3", "-c", script, document, calls}, dir.file("log"));
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << test::read_file(dir.file("log"));
+  test::Process python({"/usr/bin/python3", "-c", script, document, calls}, dir.file("log"));
+  ASSERT_EQ(python.wait(std::chrono::seconds(60)), 0) << python.describe() << ": " << python.output();
 }
 
 void run_offhand(const std::string& document) {
@@ -253,12 +245,13 @@ TEST_F(RsyslogTest, Rfc5424HeaderAndEscapedStructuredDataOverUdp) {
   o.facility = 20;  // local4
   o.app_name = "rfc5424-udp";
   SysLogHandler h(o);
-  Record rec("non-ASCII: żółw ✓", level::kWarning,
+  const OwnedRecord rec =
+      record("non-ASCII: żółw ✓", level::kWarning,
              {{"quote", "a\"b"}, {"backslash", "c\\d"}, {"bracket", "e]f"}, {"n", 42},
               {"pi", 3.25}, {"ok", true}, {"big", std::numeric_limits<std::uint64_t>::max()}});
-  h.handle(rec.r);
-  Record plain("no fields", level::kError);
-  h.handle(plain.r);
+  h.handle(rec.view());
+  const OwnedRecord plain = record("no fields", level::kError);
+  h.handle(plain.view());
   const auto got = wait_app("rfc5424-udp", 2);
   ASSERT_EQ(got.size(), 2u) << server_->log();
   EXPECT_EQ(got[0].facility, 20);
@@ -280,8 +273,8 @@ TEST_F(RsyslogTest, LocalTimestampCarriesTheOffset) {
   o.app_name = "rfc5424-local";
   o.utc = false;
   SysLogHandler h(o);
-  Record rec("local time");
-  h.handle(rec.r);
+  const OwnedRecord rec = record("local time");
+  h.handle(rec.view());
   const std::time_t secs = Clock::to_time_t(kTime);
   std::tm tm{};
   ::localtime_r(&secs, &tm);
@@ -302,8 +295,8 @@ TEST_F(RsyslogTest, SeverityFollowsTheLevelNumber) {
   std::vector<int> levels = {level::kDebug, level::kInfo, level::kWarning, level::kError,
                              level::kCritical, 25, 35, 5};
   for (int l : levels) {
-    Record rec(std::to_string(l), l);
-    h.handle(rec.r);
+    const OwnedRecord rec = record(std::to_string(l), l);
+    h.handle(rec.view());
   }
   auto got = wait_app("severity", levels.size());
   ASSERT_EQ(got.size(), levels.size());
@@ -325,8 +318,8 @@ TEST_F(RsyslogTest, OctetCountingOverTcpCarriesMultiLineNonAsciiAnd64KB) {
   big.resize(64 * 1024);
   const std::vector<std::string> texts = {"line one\nline two\n\tindented", "ünïcödé ✓ 日本", big, "after"};
   for (const std::string& t : texts) {
-    Record rec(t);
-    h.handle(rec.r);
+    const OwnedRecord rec = record(t);
+    h.handle(rec.view());
   }
   const auto got = wait_app("octets", texts.size());
   EXPECT_EQ(msgs(got), texts);
@@ -340,8 +333,8 @@ TEST_F(RsyslogTest, LfFramingOverTcpTurnsLineBreaksIntoSpaces) {
   o.framing = SysLogHandler::Framing::kLf;
   SysLogHandler h(o);
   for (const char* t : {"first", "second\nhalf", "third"}) {
-    Record rec(t);
-    h.handle(rec.r);
+    const OwnedRecord rec = record(t);
+    h.handle(rec.view());
   }
   EXPECT_THAT(msgs(wait_app("lf-framed", 3)), ElementsAre("first", "second half", "third"));
 }
@@ -352,8 +345,8 @@ TEST_F(RsyslogTest, Rfc3164OverUdp) {
   o.app_name = "legacy";
   o.facility = 3;
   SysLogHandler h(o);
-  Record rec("old style", level::kError);
-  h.handle(rec.r);
+  const OwnedRecord rec = record("old style", level::kError);
+  h.handle(rec.view());
   const auto got = wait_app("legacy", 1);
   ASSERT_EQ(got.size(), 1u) << server_->log();
   EXPECT_EQ(got[0].facility, 3);
@@ -373,8 +366,8 @@ TEST_F(RsyslogTest, UdpMessageCutAtAUtf8Boundary) {
   SysLogHandler h(o);
   std::string text;
   for (int i = 0; i < 100; ++i) text += "ż";  // 2 bytes each
-  Record rec(text);
-  h.handle(rec.r);
+  const OwnedRecord rec = record(text);
+  h.handle(rec.view());
   // "<14>1 2026-03-04T05:06:07.123456Z web-1.example cut 4711 INVOICE - "
   // is 67 bytes: 33 bytes of room, 16 whole characters and half of one.
   std::string expected;
@@ -385,7 +378,7 @@ TEST_F(RsyslogTest, UdpMessageCutAtAUtf8Boundary) {
 
   o.max_message_bytes = 101;  // 34 bytes of room: 17 whole characters
   SysLogHandler even(o);
-  even.handle(rec.r);
+  even.handle(rec.view());
   const auto got2 = wait_app("cut", 2);
   ASSERT_EQ(got2.size(), 2u);
   EXPECT_EQ(got2[1].msg, expected + "ż");
@@ -396,10 +389,10 @@ TEST_F(RsyslogTest, OversizeDatagramIsReportedAndCounted) {
   o.app_name = "oversize";
   test::ErrorCapture reports;
   SysLogHandler h(o);
-  Record huge(std::string(70000, 'x'));  // more than a UDP datagram holds
-  h.handle(huge.r);
-  Record after("the next one goes");
-  h.handle(after.r);
+  const OwnedRecord huge = record(std::string(70000, 'x'));  // more than a UDP datagram holds
+  h.handle(huge.view());
+  const OwnedRecord after = record("the next one goes");
+  h.handle(after.view());
   EXPECT_THAT(msgs(wait_app("oversize", 1)), ElementsAre("the next one goes"));
   EXPECT_EQ(h.dropped(), 1u);
   EXPECT_EQ(h.error_count(), 1u);
@@ -413,10 +406,11 @@ TEST_F(RsyslogTest, BadInputIsMappedNotDropped) {
   o.app_name = "bad app\x01";
   o.procid = "";
   SysLogHandler h(o);
-  Record rec("ctl\x01 and bad \xff\xfe bytes", level::kInfo,
+  const OwnedRecord rec =
+      record("ctl\x01 and bad \xff\xfe bytes", level::kInfo,
              {{"bad key=1", "v\xff"}, {"x]y\"z", "ok"}, {"", "empty"},
               {"a-very-long-parameter-name-longer-than-32", 1}});
-  h.handle(rec.r);
+  h.handle(rec.view());
   const auto got = wait_app("bad_app_", 1);
   ASSERT_EQ(got.size(), 1u) << server_->log();
   EXPECT_EQ(got[0].hostname, "my_host");
@@ -434,8 +428,8 @@ TEST_F(RsyslogTest, TlsWithTheCollectorsCa) {
   o.tls.ca_file = pki_->ca;
   SysLogHandler h(o);
   for (const char* t : {"secret one", "secret\ntwo"}) {
-    Record rec(t);
-    h.handle(rec.r);
+    const OwnedRecord rec = record(t);
+    h.handle(rec.view());
   }
   EXPECT_THAT(msgs(wait_app("over-tls", 2)), ElementsAre("secret one", "secret\ntwo"));
   EXPECT_EQ(h.error_count(), 0u);
@@ -448,8 +442,8 @@ TEST_F(RsyslogTest, TlsVerifiesByDefaultAndRefusesAnUnknownCa) {
   o.tls.ca_file = pki_->other_ca;
   test::ErrorCapture reports;
   SysLogHandler h(o);
-  Record rec("must not arrive");
-  h.handle(rec.r);
+  const OwnedRecord rec = record("must not arrive");
+  h.handle(rec.view());
   ASSERT_EQ(h.error_count(), 1u);
   ASSERT_EQ(reports.texts().size(), 1u);
   EXPECT_THAT(reports.texts()[0], HasSubstr("certificate verification failed"));
@@ -463,8 +457,8 @@ TEST_F(RsyslogTest, TlsWithVerifyPeerOffTakesAnUnknownCa) {
   o.tls.ca_file = pki_->other_ca;  // refused with verification on (test above)
   o.tls.verify_peer = false;
   SysLogHandler h(o);
-  Record rec("unverified");
-  h.handle(rec.r);
+  const OwnedRecord rec = record("unverified");
+  h.handle(rec.view());
   EXPECT_THAT(msgs(wait_app("verify-off", 1)), ElementsAre("unverified"));
   EXPECT_EQ(h.error_count(), 0u);
   EXPECT_EQ(h.connections(), 1u);
@@ -517,14 +511,14 @@ TEST(SysLogRetryTest, NoReconnectBeforeRetryBackoffHasPassed) {
   o.retry.max_backoff = std::chrono::hours(1);
   test::ErrorCapture reports;
   SysLogHandler h(o);
-  Record first("held");
-  h.handle(first.r);
+  const OwnedRecord first = record("held");
+  h.handle(first.view());
   ASSERT_EQ(reports.texts().size(), 1u);
   EXPECT_THAT(reports.texts()[0], HasSubstr("cannot connect"));
   server.restart();
   for (int i = 0; i < 5; ++i) {
-    Record rec(fmt::format("held {}", i));
-    h.handle(rec.r);
+    const OwnedRecord rec = record(fmt::format("held {}", i));
+    h.handle(rec.view());
     h.flush();
   }
   EXPECT_EQ(h.connections(), 0u);
@@ -536,8 +530,8 @@ TEST(SysLogRetryTest, NoReconnectBeforeRetryBackoffHasPassed) {
   o.retry.max_backoff = std::chrono::milliseconds(1);
   o.app_name = "short-backoff";
   SysLogHandler quick(o);
-  Record rec("delivered");
-  quick.handle(rec.r);
+  const OwnedRecord rec = record("delivered");
+  quick.handle(rec.view());
   ASSERT_TRUE(server.wait_for(1)) << server.log();
   EXPECT_EQ(quick.connections(), 1u);
   EXPECT_EQ(msgs(from(server.messages(), "backoff")), std::vector<std::string>{});
@@ -557,8 +551,8 @@ TEST(SysLogFaultTest, UnixDatagramOutageIsReportedOnceAndItsEndWithTheCount) {
   test::ErrorCapture reports;
   SysLogHandler h(o);
   for (int i = 0; i < 3; ++i) {
-    Record rec(fmt::format("lost {}", i));
-    h.handle(rec.r);
+    const OwnedRecord rec = record(fmt::format("lost {}", i));
+    h.handle(rec.view());
   }
   ASSERT_EQ(reports.texts().size(), 1u);
   EXPECT_THAT(reports.texts()[0], HasSubstr("SysLogHandler: unix " + path + ": cannot send"));
@@ -569,10 +563,10 @@ TEST(SysLogFaultTest, UnixDatagramOutageIsReportedOnceAndItsEndWithTheCount) {
   sa.sun_family = AF_UNIX;
   std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
   ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
-  Record back("back");
-  h.handle(back.r);
-  Record again("again");
-  h.handle(again.r);
+  const OwnedRecord back = record("back");
+  h.handle(back.view());
+  const OwnedRecord again = record("again");
+  h.handle(again.view());
   char buf[256];
   const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
   ::close(fd);
@@ -702,10 +696,9 @@ TEST(SysLogResendTest, BrokenConnectionResendsFromTheFirstUnacknowledgedRecord) 
   SysLogHandler h(o);
   const std::string pad(1000, '.');
   const int n = 200;
-  std::vector<std::unique_ptr<Record>> records;
-  for (int i = 0; i <= n; ++i)
-    records.push_back(std::make_unique<Record>(fmt::format("record {:04} {}", i, pad)));
-  for (int i = 0; i < n; ++i) h.handle(records[static_cast<std::size_t>(i)]->r);
+  std::vector<OwnedRecord> records;
+  for (int i = 0; i <= n; ++i) records.push_back(record(fmt::format("record {:04} {}", i, pad)));
+  for (int i = 0; i < n; ++i) h.handle(records[static_cast<std::size_t>(i)].view());
 
   const int first = ::accept4(listener.fd(), nullptr, nullptr, SOCK_CLOEXEC);
   ASSERT_GE(first, 0);
@@ -730,7 +723,7 @@ TEST(SysLogResendTest, BrokenConnectionResendsFromTheFirstUnacknowledgedRecord) 
   ::setsockopt(first, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
   ::close(first);  // RST: what it held is gone with it
 
-  h.handle(records[static_cast<std::size_t>(n)]->r);  // meets the reset
+  h.handle(records[static_cast<std::size_t>(n)].view());  // meets the reset
   std::string second_bytes;
   int second = -1;
   ASSERT_TRUE(test::wait_until([&] {
@@ -777,8 +770,8 @@ TEST(SysLogFaultTest, UnreachableCollectorIsReportedOncePerOutage) {
   test::ErrorCapture reports;
   SysLogHandler h(o);
   for (int i = 0; i < 20; ++i) {
-    Record rec(fmt::format("waiting {}", i));
-    h.handle(rec.r);
+    const OwnedRecord rec = record(fmt::format("waiting {}", i));
+    h.handle(rec.view());
   }
   EXPECT_EQ(h.error_count(), 1u);
   ASSERT_EQ(reports.texts().size(), 1u);

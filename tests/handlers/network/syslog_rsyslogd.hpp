@@ -9,10 +9,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -32,43 +30,12 @@
 #include <nlohmann/json.hpp>
 
 #include "support/loopback.hpp"
+#include "support/process.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_pki.hpp"
 #include "support/wait_until.hpp"
 
 namespace offhand::test {
-
-// Runs a program (args[0] a path) with stdout and stderr appended to
-// `log`; returns its pid. posix_spawn, not fork: a fork would run offhand's
-// fork handlers (they restart proxy threads in the child), which a
-// ThreadSanitizer build forbids. util-linux's setpriv makes the child die
-// with the test process.
-inline pid_t spawn(std::vector<std::string> args, const std::string& log) {
-  args.insert(args.begin(), {"/usr/bin/setpriv", "--pdeathsig", "KILL", "--"});
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error(std::string("posix_spawn failed: ") + std::strerror(rc));
-  return pid;
-}
-
-// SIGTERM, then SIGKILL after 5 s; reaps the process.
-inline void terminate(pid_t pid) {
-  if (pid <= 0) return;
-  ::kill(pid, SIGTERM);
-  int status = 0;
-  if (!wait_until([&] { return ::waitpid(pid, &status, WNOHANG) != 0; }, std::chrono::seconds(5))) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
-  }
-}
 
 // One message as rsyslogd parsed it.
 struct Parsed {
@@ -133,10 +100,7 @@ class Rsyslogd {
   std::string out_file() const { return dir_.file("out.jsonl"); }
   std::string log() const { return read_file(dir_.file("rsyslogd.log")); }
 
-  void stop() {
-    terminate(pid_);
-    pid_ = -1;
-  }
+  void stop() { process_.reset(); }
   void restart() {
     stop();
     start();
@@ -188,9 +152,10 @@ class Rsyslogd {
   // Starts rsyslogd and waits until it listens: its TCP ports accept, and
   // a UDP probe reached the output file.
   void start() {
-    pid_ = spawn({"/usr/sbin/rsyslogd", "-n", "-f", dir_.file("rsyslog.conf"), "-i",
-                  dir_.file("rsyslogd.pid")},
-                 dir_.file("rsyslogd.log"));
+    process_.emplace(std::vector<std::string>{"/usr/sbin/rsyslogd", "-n", "-f",
+                                              dir_.file("rsyslog.conf"), "-i",
+                                              dir_.file("rsyslogd.pid")},
+                     dir_.file("rsyslogd.log"));
     auto accepts = [](std::uint16_t port) {
       if (port == 0) return true;
       const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -209,27 +174,24 @@ class Rsyslogd {
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     const std::string probe = "<13>1 - - offhand-probe - - - ready?";
     const std::size_t before = read_file(out_file()).size();
-    int status = 0;
     bool died = false;
     const bool ready = wait_until([&] {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) return died = true;
+      if (!process_->alive()) return died = true;
       if (read_file(out_file()).size() == before)
         ::sendto(udp, probe.data(), probe.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
       return read_file(out_file()).size() > before && accepts(tcp_port_) && accepts(tls_port_);
     });
     ::close(udp);
-    if (died) pid_ = -1;
     if (!ready || died) {
       stop();
       throw std::runtime_error(fmt::format("rsyslogd did not start ({}): {}",
-                                           died ? fmt::format("exit status {:#x}", status) : "timed out",
-                                           log()));
+                                           died ? process_->describe() : "timed out", log()));
     }
   }
 
   TempDir dir_;
   std::uint16_t udp_port_ = 0, tcp_port_ = 0, tls_port_ = 0;
-  pid_t pid_ = -1;
+  std::optional<Process> process_;  // rsyslogd, while it runs
   mutable std::size_t counted_bytes_ = 0, counted_lines_ = 0;
 };
 

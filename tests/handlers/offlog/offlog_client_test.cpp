@@ -223,19 +223,15 @@ TEST_P(OfflogClientTest, ServerRestartLosesNothing) {
 TEST_P(OfflogClientTest, SeveralClientProcessesOnOnePath) {
   constexpr int kWriters = 3;
   const std::size_t lines = scaled(5000);
-  std::vector<pid_t> pids;
+  std::vector<std::unique_ptr<test::Process>> writers;
   for (int k = 0; k < kWriters; ++k) {
     const std::string base(1, static_cast<char>('A' + 10 * k)), end(1, static_cast<char>('0' + k));
-    pids.push_back(TestServer::spawn({OFFLOG_WRITER_PATH, sock(), file("shared.log"),
-                                      std::to_string(lines), base, end},
-                                     {}, std::nullopt, file("writer" + std::to_string(k) + ".out")));
+    writers.push_back(std::make_unique<test::Process>(
+        std::vector<std::string>{OFFLOG_WRITER_PATH, sock(), file("shared.log"),
+                                 std::to_string(lines), base, end},
+        file("writer" + std::to_string(k) + ".out")));
   }
-  for (int k = 0; k < kWriters; ++k) {
-    int status = 0;
-    ASSERT_EQ(::waitpid(pids[static_cast<std::size_t>(k)], &status, 0), pids[static_cast<std::size_t>(k)]);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        << read_file(file("writer" + std::to_string(k) + ".out"));
-  }
+  for (auto& writer : writers) EXPECT_EQ(writer->wait(120s), 0) << writer->output();
   const std::string all = read_file(file("shared.log"));
   std::size_t total = 0;
   for (int k = 0; k < kWriters; ++k) {

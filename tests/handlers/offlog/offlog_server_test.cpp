@@ -383,10 +383,8 @@ TEST(OfflogServerProcessTest, StaleSocketIsReplacedOtherFilesAreNot) {
     EXPECT_EQ(c.next_message(), "OK");
   }
   test::write_file(path, "not a socket");
-  const pid_t pid = TestServer::spawn({OFFLOGD_PATH, "-s", path}, {}, std::nullopt, dir.file("out"));
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+  test::Process offlogd({OFFLOGD_PATH, "-s", path}, dir.file("out"));
+  EXPECT_EQ(offlogd.wait(60s), 1) << offlogd.output();
   EXPECT_EQ(read_file(path), "not a socket");
   EXPECT_NE(read_file(dir.file("out")).find("not a socket, not removed"), std::string::npos);
 }
@@ -435,10 +433,8 @@ TEST(OfflogServerProcessTest, CommandLine) {
   TempDir dir;
   const auto run = [&](std::vector<std::string> args) {
     args.insert(args.begin(), OFFLOGD_PATH);
-    const pid_t pid = TestServer::spawn(args, {}, std::nullopt, dir.file("out"));
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    test::Process offlogd(std::move(args), dir.file("out"));
+    return offlogd.wait(60s);
   };
   EXPECT_EQ(run({"--help"}), 0);
   EXPECT_NE(read_file(dir.file("out")).find("--rotate-check-interval"), std::string::npos);
@@ -469,11 +465,9 @@ TEST(OfflogServerProcessTest, NotifyTellsSystemdWhenListening) {
   ASSERT_TRUE(c.send(dir.file("x.log") + '\0'));
   EXPECT_EQ(c.next_message(), "OK");
 #else
-  const pid_t pid = TestServer::spawn({OFFLOGD_PATH, "-n", "-s", dir.file("offlog.sock")},
-                                      {"NOTIFY_SOCKET=" + notify}, std::nullopt, dir.file("out"));
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+  test::Process offlogd({OFFLOGD_PATH, "-n", "-s", dir.file("offlog.sock")}, dir.file("out"),
+                        {.env = {"NOTIFY_SOCKET=" + notify}});
+  EXPECT_EQ(offlogd.wait(60s), 2) << offlogd.output();
   EXPECT_NE(read_file(dir.file("out")).find("--notify needs libsystemd"), std::string::npos);
 #endif
   ::close(s);

@@ -10,7 +10,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -35,6 +34,7 @@
 #include <gtest/gtest.h>
 
 #include "offlog_server.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_scale.hpp"
 #include "tests/support/wait_until.hpp"
@@ -94,7 +94,7 @@ class TestServer {
     std::chrono::milliseconds rotate_check{50};
     std::vector<std::string> extra_args{};  // process only
     std::vector<std::string> env{};         // process only, NAME=value
-    std::optional<uid_t> run_as{};          // process only: setuid before exec
+    std::optional<uid_t> run_as{};          // process only: the user it runs as
   };
 
   TestServer(Kind kind, std::string socket_path) : TestServer(kind, std::move(socket_path), Config()) {}
@@ -114,9 +114,12 @@ class TestServer {
     std::vector<std::string> args = {OFFLOGD_PATH, "-s", socket_, "-r",
                                       std::to_string(config.rotate_check.count())};
     args.insert(args.end(), config.extra_args.begin(), config.extra_args.end());
-    pid_ = spawn(args, config.env, config.run_as, log_path());
+    process_ = std::make_unique<test::Process>(
+        std::move(args), log_path(),
+        test::Process::Options{.env = config.env, .run_as = config.run_as, .stop_grace = 10s});
     if (!wait_until([&] { return accepts(socket_) || !alive(); }, 10s) || !alive())
-      throw std::runtime_error("offhand-offlogd did not start: " + read_file(log_path()));
+      throw std::runtime_error("offhand-offlogd did not start (" + process_->describe() +
+                               "): " + process_->output());
   }
   ~TestServer() {
     if (kind_ == Kind::kInProcess) {
@@ -126,45 +129,15 @@ class TestServer {
       }
       return;
     }
-    if (pid_ > 0) {
-      ::kill(pid_, SIGCONT);
-      ::kill(pid_, SIGTERM);
-      if (!wait_exit(10s)) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-      }
-    }
+    // The process (if any) is stopped by its own destructor.
   }
   TestServer(const TestServer&) = delete;
   TestServer& operator=(const TestServer&) = delete;
 
-  // Runs a program with its stdout and stderr to `output`; the child dies
-  // with the test process.
-  static pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>& env,
-                     std::optional<uid_t> run_as, const std::string& output) {
-    std::vector<char*> argv;
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    const pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error("fork failed");
-    if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      const int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-      }
-      for (const std::string& e : env) ::putenv(const_cast<char*>(e.c_str()));
-      if (run_as && (::setgid(*run_as) != 0 || ::setuid(*run_as) != 0)) ::_exit(126);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    return pid;
-  }
-
   Kind kind() const { return kind_; }
   const std::string& socket() const { return socket_; }
-  pid_t pid() const { return pid_; }
+  // The server process's pid (kProcess), -1 once it ended.
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
   offlog::Server* in_process() const { return server_.get(); }
   std::string log_path() const { return socket_ + ".out"; }
 
@@ -173,7 +146,7 @@ class TestServer {
     if (kind_ == Kind::kInProcess)
       server_->request_shutdown();
     else
-      ::kill(pid_, SIGTERM);
+      process_->signal(SIGTERM);
   }
   // Waits for the loop (or the process) to end; the exit status, or
   // nullopt when it did not end in time.
@@ -185,25 +158,14 @@ class TestServer {
       thread_.join();
       return 0;
     }
-    if (!wait_exit(limit)) return std::nullopt;
-    return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
+    return process_->wait(limit);
   }
-  bool alive() {
-    if (pid_ <= 0) return false;
-    int st = 0;
-    const pid_t r = ::waitpid(pid_, &st, WNOHANG);
-    if (r == pid_) {
-      status_ = st;
-      pid_ = -pid_;  // reaped; keep the number for messages
-      return false;
-    }
-    return true;
-  }
+  bool alive() { return process_ && process_->alive(); }
   std::uint64_t open_connections() const {
     if (kind_ == Kind::kInProcess) return server_->stats().open_connections;
     // Descriptors of the child beyond its fixed ones, for processes.
     std::uint64_t n = 0;
-    const std::string dir = "/proc/" + std::to_string(pid_) + "/fd";
+    const std::string dir = "/proc/" + std::to_string(pid()) + "/fd";
     for (const auto& e : std::filesystem::directory_iterator(dir)) {
       std::error_code ec;
       const auto target = std::filesystem::read_symlink(e.path(), ec);
@@ -214,24 +176,18 @@ class TestServer {
   // Resident memory of the server process, in KiB (0 in-process).
   long rss_kib() const {
     if (kind_ == Kind::kInProcess) return 0;
-    const std::string status = read_file("/proc/" + std::to_string(pid_) + "/status");
+    const std::string status = read_file("/proc/" + std::to_string(pid()) + "/status");
     const auto at = status.find("VmRSS:");
     return at == std::string::npos ? 0 : std::atol(status.c_str() + at + 6);
   }
 
  private:
-  bool wait_exit(std::chrono::milliseconds limit) {
-    if (pid_ < 0) return true;
-    return wait_until([&] { return !alive(); }, limit);
-  }
-
   Kind kind_;
   std::string socket_;
   std::unique_ptr<offlog::Server> server_;
   std::thread thread_;
   std::atomic<bool> done_{false};  // run() returned
-  pid_t pid_ = 0;
-  int status_ = 0;
+  std::unique_ptr<test::Process> process_;  // kProcess: offhand-offlogd
 };
 
 inline std::string kind_name(const ::testing::TestParamInfo<TestServer::Kind>& info) {

@@ -24,7 +24,7 @@ using offhand::testing::ReceivedMail;
 using offhand::testing::SmtpTestServer;
 using offhand::testing::ManualClock;
 using offhand::testing::use_clock;
-using offhand::testing::TestRecord;
+using offhand::testing::test_record;
 using namespace std::chrono_literals;
 
 std::shared_ptr<SmtpHandler> smtp_to(const SmtpTestServer& server) {
@@ -35,8 +35,8 @@ std::shared_ptr<SmtpHandler> smtp_to(const SmtpTestServer& server) {
 }
 
 void log(Handler& h, int level, const std::string& message, std::string name = "app") {
-  TestRecord r(std::move(name), level, message);
-  h.handle(r.record);
+  const OwnedRecord r = test_record(std::move(name), level, message);
+  h.handle(r.view());
 }
 
 std::int64_t field(const OwnedRecord& r, std::string_view key) {

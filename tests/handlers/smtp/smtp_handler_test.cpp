@@ -22,7 +22,7 @@ using offhand::test::ErrorCapture;
 using offhand::testing::ReceivedMail;
 using offhand::testing::SmtpTestServer;
 using offhand::testing::ManualClock;
-using offhand::testing::TestRecord;
+using offhand::testing::test_record;
 using namespace std::chrono_literals;
 
 SmtpHandler::Options options_for(const SmtpTestServer& server) {
@@ -68,8 +68,8 @@ class SmtpHandlerTest : public ::testing::Test {
 TEST_F(SmtpHandlerTest, SendsAProperMessage) {
   auto h = std::make_shared<SmtpHandler>(options_for(server_));
   h->set_formatter(std::make_shared<const Formatter>("%(levelname)s %(name)s: %(message)s"));
-  TestRecord r("app.db", level::kCritical, "database is down");
-  h->handle(r.record);
+  const OwnedRecord r = test_record("app.db", level::kCritical, "database is down");
+  h->handle(r.view());
   EXPECT_EQ(h->error_count(), 0u);
 
   const auto mails = server_.wait_for(1);
@@ -96,8 +96,8 @@ TEST_F(SmtpHandlerTest, SendsAProperMessage) {
 TEST_F(SmtpHandlerTest, MessageIdsAreUnique) {
   auto h = std::make_shared<SmtpHandler>(options_for(server_));
   for (int i = 0; i < 3; ++i) {
-    TestRecord r("app", level::kError, "error " + std::to_string(i));
-    h->handle(r.record);
+    const OwnedRecord r = test_record("app", level::kError, "error " + std::to_string(i));
+    h->handle(r.view());
   }
   const auto mails = server_.wait_for(3);
   ASSERT_EQ(mails.size(), 3u);
@@ -110,8 +110,8 @@ TEST_F(SmtpHandlerTest, SendsToEveryRecipient) {
   auto o = options_for(server_);
   o.to = {"a@offhand.test", "b@offhand.test", "c@example.org"};
   auto h = std::make_shared<SmtpHandler>(o);
-  TestRecord r("app", level::kError, "to all");
-  h->handle(r.record);
+  const OwnedRecord r = test_record("app", level::kError, "to all");
+  h->handle(r.view());
   const auto mails = server_.wait_for(1);
   ASSERT_EQ(mails.size(), 1u);
   EXPECT_EQ(mails[0].envelope_to, o.to);
@@ -121,8 +121,8 @@ TEST_F(SmtpHandlerTest, SendsToEveryRecipient) {
 TEST_F(SmtpHandlerTest, EncodesANonAsciiSubjectAsRfc2047Words) {
   auto h = std::make_shared<SmtpHandler>(options_for(server_));
   const std::string message = "Störung im Rechenzentrum — 数据库不可用, 再试一次 ✓ ";
-  TestRecord r("app", level::kCritical, message + message);
-  h->handle(r.record);
+  const OwnedRecord r = test_record("app", level::kCritical, message + message);
+  h->handle(r.view());
   const auto mails = server_.wait_for(1);
   ASSERT_EQ(mails.size(), 1u);
   const ReceivedMail& m = mails[0];
@@ -172,8 +172,8 @@ TEST_F(SmtpHandlerTest, TruncatesALongSubjectOnACharacterBoundary) {
   auto h = std::make_shared<SmtpHandler>(o);
   std::string message;
   for (int i = 0; i < 30; ++i) message += "é€";  // 2- and 3-byte characters
-  TestRecord r("app", level::kCritical, message);
-  h->handle(r.record);
+  const OwnedRecord r = test_record("app", level::kCritical, message);
+  h->handle(r.view());
   const auto mails = server_.wait_for(1);
   ASSERT_EQ(mails.size(), 1u);
   std::string expected;
@@ -187,26 +187,28 @@ TEST_F(SmtpHandlerTest, TruncatesALongSubjectOnACharacterBoundary) {
 TEST_F(SmtpHandlerTest, KeepsEveryHeaderLineShort) {
   auto h = std::make_shared<SmtpHandler>(options_for(server_));
   const std::string word(100, 'x');
-  TestRecord r1("app", level::kCritical, "many short words " + std::string(60, ' ') +
-                                             "and more words to fold at spaces, " + word);
-  h->handle(r1.record);
-  TestRecord r2("app", level::kCritical, "a b c d e f g h i j k l m n o p q r s t u v w x y z "
-                                         "a b c d e f g h i j k l m n o p q r s t u v w x y z");
-  h->handle(r2.record);
+  const OwnedRecord r1 = test_record(
+      "app", level::kCritical,
+      "many short words " + std::string(60, ' ') + "and more words to fold at spaces, " + word);
+  h->handle(r1.view());
+  const OwnedRecord r2 = test_record("app", level::kCritical,
+                                     "a b c d e f g h i j k l m n o p q r s t u v w x y z "
+                                     "a b c d e f g h i j k l m n o p q r s t u v w x y z");
+  h->handle(r2.view());
   const auto mails = server_.wait_for(2);
   ASSERT_EQ(mails.size(), 2u);
   for (const ReceivedMail& m : mails)
     for (const std::string& line : m.header_lines) EXPECT_LE(line.size(), 78u) << line;
   EXPECT_EQ(decode_rfc2047(mails[0].header("Subject").value_or("")),
             "CRITICAL in app: many short words and more words to fold at spaces, " + word);
-  EXPECT_EQ(mails[1].header("Subject").value_or(""), "CRITICAL in app: " + r2.message_);
+  EXPECT_EQ(mails[1].header("Subject").value_or(""), "CRITICAL in app: " + std::string(r2.message()));
 }
 
 TEST_F(SmtpHandlerTest, NeutralisesHeaderInjection) {
   auto h = std::make_shared<SmtpHandler>(options_for(server_));
-  TestRecord r("app\r\nBcc: thief@evil.test", level::kCritical,
+  const OwnedRecord r = test_record("app\r\nBcc: thief@evil.test", level::kCritical,
                "boom\r\nBcc: victim@evil.test\nX-Injected: yes\r\n\r\nfake body");
-  h->handle(r.record);
+  h->handle(r.view());
   const auto mails = server_.wait_for(1);
   ASSERT_EQ(mails.size(), 1u);
   const ReceivedMail& m = mails[0];
@@ -222,8 +224,8 @@ TEST_F(SmtpHandlerTest, NeutralisesHeaderInjection) {
 
 TEST_F(SmtpHandlerTest, KeepsLinesThatStartWithADot) {
   auto h = std::make_shared<SmtpHandler>(options_for(server_));
-  TestRecord r("app", level::kError, "first\n.\n..two dots\n.hidden");
-  h->handle(r.record);
+  const OwnedRecord r = test_record("app", level::kError, "first\n.\n..two dots\n.hidden");
+  h->handle(r.view());
   const auto mails = server_.wait_for(1);
   ASSERT_EQ(mails.size(), 1u);
   EXPECT_EQ(mails[0].body, "first\r\n.\r\n..two dots\r\n.hidden\r\n");
@@ -271,8 +273,8 @@ TEST_F(SmtpHandlerTest, ReportsARefusalThroughHandleErrorAndRetries) {
   ManualClock clock;
   auto h = std::make_shared<SmtpHandler>(options_for(server_), clock.function());
   server_.control("refuse 550 5.7.1 relaying denied");
-  TestRecord r("app", level::kCritical, "refused once");
-  h->handle(r.record);
+  const OwnedRecord r = test_record("app", level::kCritical, "refused once");
+  h->handle(r.view());
   EXPECT_EQ(h->error_count(), 1u);
   EXPECT_THAT(errors.all(), HasSubstr("--- Logging error ---"));
   EXPECT_THAT(errors.all(), HasSubstr("550"));
@@ -300,8 +302,8 @@ TEST_F(SmtpHandlerTest, ReportsATemporaryRefusal) {
   ManualClock clock;
   auto h = std::make_shared<SmtpHandler>(options_for(server_), clock.function());
   server_.control("refuse 451 4.3.0 try again later");
-  TestRecord r("app", level::kCritical, "greylisted");
-  h->handle(r.record);
+  const OwnedRecord r = test_record("app", level::kCritical, "greylisted");
+  h->handle(r.view());
   EXPECT_EQ(h->error_count(), 1u);
   EXPECT_THAT(errors.all(), HasSubstr("451"));
   server_.control("accept");
@@ -316,10 +318,10 @@ TEST_F(SmtpHandlerTest, DeliversAfterTheServerComesBack) {
   ManualClock clock;
   auto h = std::make_shared<SmtpHandler>(options_for(server_), clock.function());
   server_.control("away");
-  TestRecord r1("app", level::kCritical, "while away 1");
-  h->handle(r1.record);
-  TestRecord r2("app", level::kCritical, "while away 2");
-  h->handle(r2.record);
+  const OwnedRecord r1 = test_record("app", level::kCritical, "while away 1");
+  h->handle(r1.view());
+  const OwnedRecord r2 = test_record("app", level::kCritical, "while away 2");
+  h->handle(r2.view());
   // The second record waits behind the first one's back-off: one try.
   EXPECT_EQ(h->error_count(), 1u);
   EXPECT_EQ(h->stats().failed_attempts, 1u);
@@ -347,8 +349,8 @@ TEST_F(SmtpHandlerTest, GivesUpAfterMaxRetriesAndSaysSo) {
   ManualClock clock;
   auto h = std::make_shared<SmtpHandler>(o, clock.function());
   server_.control("away");
-  TestRecord r("app", level::kCritical, "lost cause");
-  h->handle(r.record);
+  const OwnedRecord r = test_record("app", level::kCritical, "lost cause");
+  h->handle(r.view());
   EXPECT_EQ(h->stats().failed_attempts, 1u);
   clock.advance(10ms);  // the first back-off
   h->flush();
@@ -376,8 +378,8 @@ TEST_F(SmtpHandlerTest, HoldsABoundedBufferDroppingTheOldest) {
   auto h = std::make_shared<SmtpHandler>(o);
   server_.control("away");
   for (int i = 1; i <= 4; ++i) {
-    TestRecord r("app", level::kCritical, "held " + std::to_string(i));
-    h->handle(r.record);
+    const OwnedRecord r = test_record("app", level::kCritical, "held " + std::to_string(i));
+    h->handle(r.view());
   }
   EXPECT_EQ(h->stats().pending, 2u);
   EXPECT_EQ(h->stats().mails_dropped, 2u);
@@ -401,8 +403,8 @@ TEST_F(SmtpHandlerTest, CloseReportsWhatItGivesUp) {
   auto h = std::make_shared<SmtpHandler>(o);
   server_.control("away");
   for (int i = 1; i <= 3; ++i) {
-    TestRecord r("app", level::kCritical, "never sent " + std::to_string(i));
-    h->handle(r.record);
+    const OwnedRecord r = test_record("app", level::kCritical, "never sent " + std::to_string(i));
+    h->handle(r.view());
   }
   h->close();
   EXPECT_EQ(h->stats().mails_dropped, 3u);
@@ -420,8 +422,8 @@ TEST_F(SmtpHandlerTest, ASlowServerTimesOutAndIsReported) {
   ManualClock clock;
   auto h = std::make_shared<SmtpHandler>(o, clock.function());
   server_.control("delay 2");
-  TestRecord r("app", level::kCritical, "slow");
-  h->handle(r.record);
+  const OwnedRecord r = test_record("app", level::kCritical, "slow");
+  h->handle(r.view());
   EXPECT_EQ(h->error_count(), 1u);
   EXPECT_THAT(errors.all(), HasSubstr("Timeout"));
   EXPECT_EQ(h->stats().pending, 1u);
@@ -459,8 +461,8 @@ TEST_F(SmtpTlsTest, StartTlsVerifiedAgainstTheCaFileWithAuth) {
   o.username = "alice";
   o.password = "s3cret";
   auto h = std::make_shared<SmtpHandler>(o);
-  TestRecord r("app", level::kCritical, "over TLS");
-  h->handle(r.record);
+  const OwnedRecord r = test_record("app", level::kCritical, "over TLS");
+  h->handle(r.view());
   EXPECT_EQ(h->error_count(), 0u);
   const auto mails = server_->wait_for(1);
   ASSERT_EQ(mails.size(), 1u);
@@ -474,8 +476,8 @@ TEST_F(SmtpTlsTest, SmtpsVerifiedAgainstTheCaFile) {
   o.security = SmtpHandler::Security::kSmtps;
   o.tls.ca_file = cert_.string();
   auto h = std::make_shared<SmtpHandler>(o);
-  TestRecord r("app", level::kCritical, "implicit TLS");
-  h->handle(r.record);
+  const OwnedRecord r = test_record("app", level::kCritical, "implicit TLS");
+  h->handle(r.view());
   EXPECT_EQ(h->error_count(), 0u);
   ASSERT_EQ(server_->wait_for(1).size(), 1u);
 }
@@ -487,8 +489,8 @@ TEST_F(SmtpTlsTest, AnUntrustedCertificateFailsAndIsReported) {
   o.tls.ca_file = other_cert_.string();  // not the server's
   o.max_retries = 0;
   auto h = std::make_shared<SmtpHandler>(o);
-  TestRecord r("app", level::kCritical, "must not leak");
-  h->handle(r.record);
+  const OwnedRecord r = test_record("app", level::kCritical, "must not leak");
+  h->handle(r.view());
   EXPECT_EQ(h->error_count(), 1u);
   EXPECT_THAT(errors.all(), HasSubstr("certificate"));
   EXPECT_EQ(h->stats().mails_dropped, 1u);  // max_retries 0: given up at once
@@ -500,8 +502,8 @@ TEST_F(SmtpTlsTest, VerificationOffIsExplicit) {
   o.security = SmtpHandler::Security::kStartTls;
   o.tls.verify_peer = false;
   auto h = std::make_shared<SmtpHandler>(o);
-  TestRecord r("app", level::kCritical, "unverified");
-  h->handle(r.record);
+  const OwnedRecord r = test_record("app", level::kCritical, "unverified");
+  h->handle(r.view());
   EXPECT_EQ(h->error_count(), 0u);
   ASSERT_EQ(server_->wait_for(1).size(), 1u);
 }
@@ -514,8 +516,8 @@ TEST_F(SmtpTlsTest, StartTlsIsRequiredWhenAsked) {
   o.security = SmtpHandler::Security::kStartTls;
   o.tls.ca_file = cert_.string();
   auto h = std::make_shared<SmtpHandler>(o);
-  TestRecord r("app", level::kCritical, "not in clear");
-  h->handle(r.record);
+  const OwnedRecord r = test_record("app", level::kCritical, "not in clear");
+  h->handle(r.view());
   EXPECT_EQ(h->error_count(), 1u);
   EXPECT_EQ(plain.count(), 0u);
   h->close();

@@ -35,6 +35,7 @@
 #include "support/error_capture.hpp"
 #include "support/manual_clock.hpp"
 #include "support/python_server.hpp"
+#include "support/record_builder.hpp"
 #include "support/temp_dir.hpp"
 
 #ifndef OFFHAND_SMTP_SERVER
@@ -173,26 +174,21 @@ inline std::string decode_qp(std::string_view in) {
   return out;
 }
 
-// A LogRecord with its strings, for handing to a handler directly. Not
-// movable (LogRecord is not): make it in place.
-struct TestRecord {
-  TestRecord(std::string name, int levelno, std::string message)
-      : name_(std::move(name)), message_(std::move(message)) {
-    record.name = name_;
-    record.levelno = levelno;
-    record.pathname = "tests/handlers/smtp/smtp_handler_test.cpp";
-    record.lineno = 42;
-    record.function = "void test()";
-    record.time = Clock::now();
-    record.thread = 1;
-    record.thread_name = "MainThread";
-    record.process = ::getpid();
-    record.process_name = "MainProcess";
-    record.set_message(message_);
-  }
-  std::string name_, message_;
-  LogRecord record;
-};
+// A record as a log call in this process would make it, for handing to a
+// handler directly.
+inline OwnedRecord test_record(std::string name, int levelno, std::string message) {
+  return test::make_record({.name = std::move(name),
+                            .level = levelno,
+                            .message = std::move(message),
+                            .pathname = "tests/handlers/smtp/smtp_handler_test.cpp",
+                            .lineno = 42,
+                            .function = "void test()",
+                            .time = Clock::now(),
+                            .thread = 1,
+                            .thread_name = "MainThread",
+                            .process = ::getpid(),
+                            .process_name = "MainProcess"});
+}
 
 // smtp_server.py, started on 127.0.0.1 with free ports and stopped (killed
 // if need be) when the object goes. Every wait is bounded.

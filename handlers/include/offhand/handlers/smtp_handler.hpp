@@ -19,6 +19,9 @@
 #include <offhand/handlers/network_options.hpp>
 
 namespace offhand::handlers {
+namespace detail {
+class Backoff;  // net_common.hpp
+}  // namespace detail
 
 // A mail could not be sent (connection, TLS, timeout, or a refusal by the
 // server), or mail was given up. what() names the server, the reason, what is
@@ -173,8 +176,8 @@ class SmtpHandler final : public Handler {
   const SteadyClock clock_;              // empty: steady_clock::now
 
   std::deque<Mail> pending_;             // guarded by the handler's mutex
-  int consecutive_failures_ = 0;         // guarded by the handler's mutex
-  std::chrono::steady_clock::time_point next_attempt_{};  // guarded by the handler's mutex
+  // Between failed sends (the network handlers' back-off, smtp_handler.cpp).
+  std::unique_ptr<detail::Backoff> backoff_;  // guarded by the handler's mutex
   std::string drop_report_;              // dropped since the last throw; guarded
 
   struct Counters;
