@@ -18,7 +18,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-LABELS = {"offhand": "offhand (ProxyHandler)", "spdlog": "spdlog async",
+LABELS = {"offhand": "offhand (ProxyHandler)",
+          "offhand-deferred": "offhand, deferred formatting", "spdlog": "spdlog async",
           "boost": "Boost.Log async sink", "floor": "floor"}
 
 
@@ -40,7 +41,8 @@ def p50(points):
 def main(directory, threads, out):
     runs = {}
     for path in glob.glob(os.path.join(directory, f"*-*-{threads}-*.txt")):
-        variant, impl, _, _ = os.path.basename(path)[:-4].split("-")
+        parts = os.path.basename(path)[:-4].split("-")
+        variant, impl = parts[0], "-".join(parts[1:-2])
         name = impl if variant == "new" else f"{impl}@{variant}"
         runs.setdefault(name, []).append(load(path))
     fig, ax = plt.subplots(figsize=(7, 4.5))
