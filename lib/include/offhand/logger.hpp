@@ -210,13 +210,13 @@ class Logger {
   template <class... Args>                                                    \
   void method(FormatString<Args...> f, Args&&... args) noexcept {             \
     if (is_enabled_for(lvl))                                                  \
-      call_with(lvl, nullptr, f.site(), {}, args...);                \
+      call_with(lvl, nullptr, f.site(), {}, args...);                         \
   }                                                                           \
   template <class... Args>                                                    \
   void method(const Extra& extra, FormatString<Args...> f,                    \
               Args&&... args) noexcept {                                      \
     if (is_enabled_for(lvl))                                                  \
-      call_with(lvl, &extra, f.site(), {}, args...);                 \
+      call_with(lvl, &extra, f.site(), {}, args...);                          \
   }
   OFFHAND_DETAIL_LEVEL_METHOD(debug, level::kDebug)
   OFFHAND_DETAIL_LEVEL_METHOD(info, level::kInfo)
@@ -339,13 +339,13 @@ class LoggerAdapter {
   template <class... Args>                                                    \
   void method(FormatString<Args...> f, Args&&... args) noexcept {             \
     if (logger_.is_enabled_for(lvl))                                          \
-      detail::LogCall::with(logger_, lvl, nullptr, f.site(), views_, args...);    \
+      detail::LogCall::with(logger_, lvl, nullptr, f.site(), views_, args...); \
   }                                                                           \
   template <class... Args>                                                    \
   void method(const Extra& extra, FormatString<Args...> f,                    \
               Args&&... args) noexcept {                                      \
     if (logger_.is_enabled_for(lvl))                                          \
-      detail::LogCall::with(logger_, lvl, &extra, f.site(), views_, args...);     \
+      detail::LogCall::with(logger_, lvl, &extra, f.site(), views_, args...); \
   }
   OFFHAND_DETAIL_LEVEL_METHOD(debug, level::kDebug)
   OFFHAND_DETAIL_LEVEL_METHOD(info, level::kInfo)
