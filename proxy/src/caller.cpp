@@ -5,6 +5,7 @@
 #include "core.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "wake.hpp"
 
@@ -199,14 +200,19 @@ void Core::prefetch_ahead(std::uint64_t pos) noexcept {
   // of waiting for them (a load of `seq` in try_reserve(), of the buffer's
   // address in encode()). Two steps: the slot after next, and the byte
   // buffer of the next one, whose address the previous call brought in.
+  // Addresses are computed as integers: the buffer's may be stale, null or
+  // shorter than two lines, where pointer arithmetic would be undefined.
+  const auto line = [](const void* at, std::uintptr_t offset) {
+    return reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(at) + offset);
+  };
   const Entry& after = entry(pos + 2);
-  const char* p = reinterpret_cast<const char*>(&after);
-  __builtin_prefetch(p, 1);
-  __builtin_prefetch(p + 64, 1);
+  __builtin_prefetch(&after, 1);
+  __builtin_prefetch(line(&after, 64), 1);
   __builtin_prefetch(&after.seq, 1);
   const char* bytes = entry(pos + 1).bytes.address_hint();
+  if (bytes == nullptr) return;
   __builtin_prefetch(bytes, 1);
-  __builtin_prefetch(bytes + 64, 1);
+  __builtin_prefetch(line(bytes, 64), 1);
 }
 
 std::optional<std::uint64_t> Core::push_control(EntryKind kind, Deadline deadline,
