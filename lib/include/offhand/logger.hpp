@@ -66,18 +66,19 @@ struct FormatString {
   consteval FormatString(  // NOLINT(google-explicit-constructor)
       const S& s,
       std::source_location loc = std::source_location::current())
-      : str(s), location(loc), file(loc.file_name()), function(loc.function_name()), literal(true) {}
+      : str(s), file(loc.file_name()), function(loc.function_name()), line(loc.line()), literal(true) {}
   FormatString(  // NOLINT(google-explicit-constructor)
       RuntimeFormat r,
       std::source_location loc = std::source_location::current())
-      : str(r), location(loc), file(loc.file_name()), function(loc.function_name()) {}
+      : str(r), file(loc.file_name()), function(loc.function_name()), line(loc.line()) {}
 
   // What the log call passes on.
-  CallSite site() const noexcept { return {str, file, function, location.line(), literal}; }
+  CallSite site() const noexcept { return {str, file, function, line, literal}; }
 
   fmt::format_string<Args...> str;
-  std::source_location location;
-  std::string_view file, function;  // location's, measured once
+  // The call's std::source_location, its strings measured once.
+  std::string_view file, function;
+  std::uint_least32_t line = 0;
   // Made from a string literal (the consteval constructor), not fmt::runtime.
   bool literal = false;
 };
