@@ -171,8 +171,9 @@ Json parse(std::string_view text, std::string_view source) {
   Json doc;
   try {
     doc = Json::parse(text.begin(), text.end(), std::ref(duplicates));
-  } catch (const Json::parse_error& e) {
-    // "[json.exception.parse_error.101] parse error at line 2, column 5: ..."
+  } catch (const Json::exception& e) {
+    // "[json.exception.parse_error.101] parse error at line 2, column 5: ...",
+    // or out_of_range.406 for a number too large for a double.
     std::string what = e.what();
     if (const auto end = what.find("] "); what.starts_with("[json.exception.") && end != std::string::npos)
       what.erase(0, end + 2);

@@ -343,6 +343,9 @@ TEST_F(DictConfigTest, EveryMistakeNamesItsKeyPath) {
       {R"J([1, 2])J", "dict_config: the document must be a JSON object, not an array"},
       {"{\n  \"version\": 1,\n}", "JSON parse error at line 3, column 1: "},
       {"", "JSON parse error at line 1, column 1: "},
+      // A number too large for a double is nlohmann's out_of_range, not a
+      // parse_error; it must still come out as a ConfigError.
+      {R"J({"version": 7e77777})J", "JSON number overflow parsing '7e77777'"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.json);
