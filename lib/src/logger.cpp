@@ -27,6 +27,7 @@
 #include "detail/demangle.hpp"
 #include "detail/fork_locks.hpp"
 #include "detail/read_section.hpp"
+#include "detail/record_clock.hpp"
 #include "detail/reentrancy.hpp"
 
 namespace offhand {
@@ -119,6 +120,7 @@ std::string_view current_process_name() noexcept {
 
 void after_fork_in_child() {
   g_pid.store(::getpid(), std::memory_order_relaxed);
+  detail::record_clock_after_fork();
   // The forking thread is the child's only thread, now its main thread.
   const bool user_named = t_thread.named_by_user;
   std::string name = t_thread.name;
@@ -142,10 +144,19 @@ constexpr int kRenderDepth = 4;
 thread_local std::array<detail::MessageBuffer, kRenderDepth> t_render_buffers;
 [[gnu::tls_model("initial-exec")]] thread_local int t_render_depth = 0;
 
+// The buffers' address, found once per thread: t_render_buffers (with a
+// destructor, too large for the static TLS block) is general-dynamic, and
+// each access would call __tls_get_addr.
+[[gnu::tls_model("initial-exec")]] constinit thread_local detail::MessageBuffer* t_render_base = nullptr;
+
+[[gnu::noinline]] detail::MessageBuffer* find_render_buffers() noexcept {
+  t_render_base = t_render_buffers.data();
+  return t_render_base;
+}
+
 class RenderBuffer {
  public:
-  RenderBuffer()
-      : index_(t_render_depth++), buffer_(index_ < kRenderDepth ? &t_render_buffers[index_] : &spare_) {}
+  RenderBuffer() : index_(t_render_depth++), buffer_(pick()) {}
   ~RenderBuffer() {
     buffer_->trim();
     --t_render_depth;
@@ -155,9 +166,17 @@ class RenderBuffer {
   detail::MessageBuffer* get() { return buffer_; }
 
  private:
+  detail::MessageBuffer* pick() noexcept {
+    if (index_ >= kRenderDepth) return &spare_;
+    detail::MessageBuffer* base = t_render_base;
+    if (base == nullptr) [[unlikely]]
+      base = find_render_buffers();
+    return base + index_;
+  }
+
   int index_;
   detail::MessageBuffer spare_;
-  detail::MessageBuffer* buffer_;  // looked up once (t_render_buffers is general-dynamic TLS)
+  detail::MessageBuffer* buffer_;
 };
 
 
@@ -258,7 +277,7 @@ void stamp_record(LogRecord& record) noexcept {
 }
 
 void detail::fill_caller(LogRecord& record) noexcept {
-  record.time = Clock::now();
+  record.time = detail::record_time();
   stamp_record(record);
 }
 
