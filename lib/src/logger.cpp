@@ -409,8 +409,91 @@ namespace {
 
 }  // namespace
 
+namespace {
+// The topology generation (detail::topology_changed()); starts at 1, as 0
+// marks a logger's route as not cached.
+constinit std::atomic<std::uint64_t> g_topology{1};
+}  // namespace
+
+void detail::topology_changed() noexcept {
+  // release: whoever reads the new count sees the change it counts.
+  g_topology.fetch_add(1, std::memory_order_acq_rel);
+}
+
+Handler* Logger::direct_route() noexcept {
+  // Read as a sequence lock: the generation, the handler, the generation
+  // again. A route that matches the current count was found from the lists
+  // as they are, so its handler is in one of them, and a change that takes
+  // it out waits for this read section before releasing it.
+  const std::uint64_t now = g_topology.load(std::memory_order_acquire);
+  const std::uint64_t seen = route_generation_.load(std::memory_order_acquire);
+  Handler* handler = route_.load(std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (seen == now && route_generation_.load(std::memory_order_relaxed) == seen) [[likely]]
+    return handler;
+  return find_direct_route(now);
+}
+
+Handler* Logger::find_direct_route(std::uint64_t generation) noexcept {
+  // The one handler the call would reach through call_handlers(), when
+  // neither this logger (Logger::handle) nor it (Handler::handle) filters.
+  Handler* found = nullptr;
+  if (filters_.empty()) {
+    std::size_t reached = 0;
+    for (const Logger* c = this; c != nullptr && reached <= 1; c = c->parent()) {
+      for (const HandlerPtr& h : c->handlers_.items()) {
+        ++reached;
+        found = h.get();
+      }
+      if (!c->propagate()) break;
+    }
+    if (reached != 1 || !found->takes_calls() || !found->filters_.empty()) found = nullptr;
+  }
+  // Cached for the next calls unless another thread is caching one (this
+  // call uses what it found either way).
+  bool idle = false;
+  if (route_busy_.compare_exchange_strong(idle, true, std::memory_order_acquire)) {
+    route_generation_.store(0, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+    route_.store(found, std::memory_order_relaxed);
+    route_generation_.store(generation, std::memory_order_release);
+    route_busy_.store(false, std::memory_order_release);
+  }
+  return found;
+}
+
 void Logger::call(int level, const Extra* extra, const detail::CallSite& site,
                   detail::PendingMessage& pending, std::span<const Field> bound) noexcept {
+  // A call with nothing but its message, whose one handler takes calls as
+  // they come (a deferred ProxyHandler): handed over with no record built
+  // and no walk of the hierarchy. The same checks as handle() below: the
+  // logger is enabled and has no filters, the handler's level passes and
+  // it has no filters (find_direct_route()).
+  if (extra == nullptr && bound.empty() && !detail::t_in_handler && !disabled()) {
+    if (!t_stamp.ready) [[unlikely]]
+      refresh_stamp();
+    const Stamp& stamp = t_stamp;
+    if (stamp.context.empty()) {
+      detail::ReadSection section;
+      Handler* handler = direct_route();
+      if (handler != nullptr && level >= handler->level()) {
+        pending.buffer = nullptr;
+        const detail::DirectCall direct{level,
+                                        name_,
+                                        site.file,
+                                        site.function,
+                                        site.line,
+                                        detail::record_time(),
+                                        stamp.thread,
+                                        stamp.thread_name,
+                                        current_pid(),
+                                        current_process_name(),
+                                        &pending};
+        if (handler->take_call(direct)) return;
+      }
+    }
+  }
+
   RenderBuffer buffer;
   pending.buffer = buffer.get();
 

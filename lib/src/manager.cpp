@@ -49,7 +49,10 @@ Logger& Manager::get_logger(std::string_view name) {
     Logger* current = d->second->parent();
     const bool below_new = current != root_.get() && current->name().size() > name.size() &&
                            current->name().compare(0, prefix.size(), prefix) == 0;
-    if (!below_new) d->second->parent_.store(created, std::memory_order_release);
+    if (!below_new) {
+      d->second->parent_.store(created, std::memory_order_release);
+      detail::topology_changed();
+    }
   }
   update_thresholds();
   return *created;

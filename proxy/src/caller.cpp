@@ -137,11 +137,8 @@ void Core::count_drop(int levelno, std::uint64_t pos) noexcept {
   drop_mark_.compare_exchange_strong(expected, pos, std::memory_order_acq_rel);
 }
 
-bool Core::push_record(const LogRecord& record, std::string_view message,
-                       std::size_t deferred_args) {
-  std::uint64_t pos = 0;
-  if (overflow_.kind() == OverflowPolicy::Kind::kLevelAware &&
-      record.levelno < overflow_.keep_level()) {
+bool Core::reserve(int levelno, std::uint64_t& pos) {
+  if (overflow_.kind() == OverflowPolicy::Kind::kLevelAware && levelno < overflow_.keep_level()) {
     // Records below `keep` leave the last eighth of the queue to those at or
     // above it, so an alert finds room at once while chatter fills the rest:
     // it neither waits nor is dropped. released_ trails the consumer by at
@@ -149,41 +146,44 @@ bool Core::push_record(const LogRecord& record, std::string_view message,
     const std::uint64_t tail = tail_.load(std::memory_order_relaxed);
     const std::uint64_t used = tail - released_.load(std::memory_order_acquire);
     if (used + level_reserve() >= capacity_) {
-      count_drop(record.levelno, tail);
+      count_drop(levelno, tail);
       return false;
     }
   }
-  if (!try_reserve(pos)) {
-    const bool reentrant = t_consumer == this;
-    bool wait = false;
-    Deadline deadline;
-    switch (overflow_.kind()) {
-      case OverflowPolicy::Kind::kBlock: wait = true; break;
-      case OverflowPolicy::Kind::kDropNewest: break;
-      case OverflowPolicy::Kind::kBlockFor:
-        wait = true;
-        deadline = deadline_after(overflow_.limit());
-        break;
-      case OverflowPolicy::Kind::kLevelAware: wait = record.levelno >= overflow_.keep_level(); break;
-    }
-    if (!wait || reentrant || !accepting_.load(std::memory_order_acquire)) {
-      count_drop(record.levelno, pos);
-      return false;
-    }
-    if (!wait_for_room(pos, deadline, /*count_wait=*/true)) {
-      count_drop(record.levelno, pos);
-      return false;
-    }
+  if (try_reserve(pos)) return true;
+  const bool reentrant = t_consumer == this;
+  bool wait = false;
+  Deadline deadline;
+  switch (overflow_.kind()) {
+    case OverflowPolicy::Kind::kBlock: wait = true; break;
+    case OverflowPolicy::Kind::kDropNewest: break;
+    case OverflowPolicy::Kind::kBlockFor:
+      wait = true;
+      deadline = deadline_after(overflow_.limit());
+      break;
+    case OverflowPolicy::Kind::kLevelAware: wait = levelno >= overflow_.keep_level(); break;
   }
+  if (!wait || reentrant || !accepting_.load(std::memory_order_acquire) ||
+      !wait_for_room(pos, deadline, /*count_wait=*/true)) {
+    count_drop(levelno, pos);
+    return false;
+  }
+  return true;
+}
+
+template <class Fill>
+bool Core::push(int levelno, Fill&& fill) {
+  std::uint64_t pos = 0;
+  if (!reserve(levelno, pos)) return false;
   Entry& e = entry(pos);
   try {
-    encode(e, record, message, copy_source_location_, deferred_args);
+    fill(e);
     e.kind = EntryKind::kRecord;
   } catch (...) {
     // The ticket is ours: it must be committed, or the consumer would wait
     // for it forever. The record is lost, and counted as such.
     e.kind = EntryKind::kSkip;
-    count_drop(record.levelno, pos);
+    count_drop(levelno, pos);
     ticketed_drops_.fetch_add(1, std::memory_order_relaxed);
     commit(pos);
     throw;
@@ -191,6 +191,17 @@ bool Core::push_record(const LogRecord& record, std::string_view message,
   commit(pos);
   prefetch_ahead(pos);
   return true;
+}
+
+bool Core::push_record(const LogRecord& record, std::string_view message,
+                       std::size_t deferred_args) {
+  return push(record.levelno, [&](Entry& e) {
+    encode(e, record, message, copy_source_location_, deferred_args);
+  });
+}
+
+bool Core::push_call(const offhand::detail::DirectCall& call, std::size_t deferred_args) {
+  return push(call.level, [&](Entry& e) { encode(e, call, copy_source_location_, deferred_args); });
 }
 
 void Core::prefetch_ahead(std::uint64_t pos) noexcept {

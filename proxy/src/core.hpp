@@ -68,6 +68,10 @@ class Core : public std::enable_shared_from_this<Core> {
   // string and arguments and rendered on the consumer (see encode()).
   bool push_record(const LogRecord& record, std::string_view message,
                    std::size_t deferred_args = kNotDeferrable);
+  // push_record() for a log call offered directly (Handler::take_call),
+  // copied as its format string and arguments (`deferred_args`: the size
+  // its codec gives them).
+  bool push_call(const offhand::detail::DirectCall& call, std::size_t deferred_args);
 
   // Queues a control message, waiting for room until `deadline` whatever
   // the overflow policy (control messages are never dropped). Returns the
@@ -118,6 +122,12 @@ class Core : public std::enable_shared_from_this<Core> {
   // Queue, producer side (caller.cpp).
   Entry& entry(std::uint64_t pos) noexcept { return entries_[pos & mask_]; }
   bool try_reserve(std::uint64_t& pos) noexcept;
+  // A slot for a record of `levelno` under the overflow policy (waiting
+  // for room or not); false when the record is dropped (and counted).
+  bool reserve(int levelno, std::uint64_t& pos);
+  // Reserves a slot, fills it with `fill(entry)`, commits it.
+  template <class Fill>
+  bool push(int levelno, Fill&& fill);
   // After the record of ticket `pos`: brings the lines of the next
   // records' slots towards this core (a hint; no ordering, no effect on
   // what any thread reads).

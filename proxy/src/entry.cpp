@@ -74,6 +74,21 @@ std::size_t string_bytes(std::span<const Field> fields) {
   return n;
 }
 
+// A deferred record's last bytes: the format string's address when it is
+// a literal (its length in message.len), then the encoded arguments.
+void put_arguments(Entry& e, Writer& w, const offhand::detail::PendingMessage& pending,
+                   std::size_t args_size) {
+  e.args = {w.offset(), static_cast<std::uint32_t>(args_size)};
+  char* out = w.take(args_size);
+  if (e.format_by_view) {
+    const char* format_data = pending.format.data();
+    std::memcpy(out, &format_data, sizeof format_data);
+    out += sizeof format_data;
+    e.message.len = static_cast<std::uint32_t>(pending.format.size());
+  }
+  pending.codec->encode(pending.values, out);
+}
+
 }  // namespace
 
 void encode(Entry& e, const LogRecord& r, std::string_view message, bool copy_location,
@@ -144,16 +159,46 @@ void encode(Entry& e, const LogRecord& r, std::string_view message, bool copy_lo
     e.n_context = static_cast<std::uint32_t>(r.context.size());
   }
   // Last, so the consumer knows where the slot's bytes end.
-  if (e.deferred) {
-    e.args = {w.offset(), static_cast<std::uint32_t>(args_size)};
-    char* out = w.take(args_size);
-    if (e.format_by_view) {
-      std::memcpy(out, &format_data, sizeof format_data);
-      out += sizeof format_data;
-      e.message.len = static_cast<std::uint32_t>(pending->format.size());
-    }
-    pending->codec->encode(pending->values, out);
+  if (e.deferred) put_arguments(e, w, *pending, args_size);
+}
+
+void encode(Entry& e, const offhand::detail::DirectCall& call, bool copy_location,
+            std::size_t deferred_args) {
+  // As encode() above, for a deferred record without extras.
+  const offhand::detail::PendingMessage& pending = *call.pending;
+  e.deferred = true;
+  e.format_by_view = pending.literal_format;
+  const std::size_t args_size = deferred_args + (e.format_by_view ? sizeof(const char*) : 0);
+  const std::string_view format =
+      e.format_by_view ? std::string_view() : std::string_view(pending.format.data(), pending.format.size());
+  e.levelno = call.level;
+  e.lineno = call.lineno;
+  e.time = call.time;
+  e.thread = call.thread;
+  e.process = call.process;
+  e.location_by_view = !copy_location;
+  e.extras = false;
+
+  std::size_t total =
+      call.name.size() + call.thread_name.size() + call.process_name.size() + format.size() + args_size;
+  if (!e.location_by_view) total += call.pathname.size() + call.function.size();
+  if (total > std::numeric_limits<std::uint32_t>::max())
+    throw std::length_error("record larger than 4 GiB");
+  e.bytes.reserve_discarding(total);
+
+  Writer w(e.bytes);
+  e.name = w.put(call.name);
+  e.message = w.put(format);
+  e.thread_name = w.put(call.thread_name);
+  e.process_name = w.put(call.process_name);
+  if (e.location_by_view) {
+    e.pathname_view = call.pathname;
+    e.function_view = call.function;
+  } else {
+    e.pathname = w.put(call.pathname);
+    e.function = w.put(call.function);
   }
+  put_arguments(e, w, pending, args_size);
 }
 
 std::string_view deferred_format(const Entry& e) noexcept {

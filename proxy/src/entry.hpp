@@ -177,6 +177,12 @@ struct alignas(64) Entry {
 void encode(Entry& e, const LogRecord& r, std::string_view message, bool copy_location,
             std::size_t deferred_args = kNotDeferrable);
 
+// encode() for a log call offered directly (Handler::take_call): always
+// deferred (`deferred_args` is the size its codec gives its arguments),
+// never with extras.
+void encode(Entry& e, const offhand::detail::DirectCall& call, bool copy_location,
+            std::size_t deferred_args);
+
 // A deferred record's format string and encoded arguments.
 std::string_view deferred_format(const Entry& e) noexcept;
 std::string_view encoded_args(const Entry& e) noexcept;

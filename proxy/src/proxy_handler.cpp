@@ -105,6 +105,24 @@ void ProxyHandler::emit(const LogRecord& record) {
   core_->push_record(record, record.message());
 }
 
+bool ProxyHandler::takes_calls() const noexcept { return options_.deferred_formatting; }
+
+bool ProxyHandler::take_call(const offhand::detail::DirectCall& call) noexcept {
+  // Declined (then emit() has the record) when closed, so that the record
+  // is reported as handle() reports it, or when an argument is not a
+  // built-in value.
+  const offhand::detail::PendingMessage& p = *call.pending;
+  if (p.codec == nullptr || closed()) return false;
+  const std::size_t args = p.codec->size(p.values);
+  if (args == detail::kNotDeferrable) return false;
+  try {
+    core_->push_call(call, args);
+  } catch (...) {
+    report(nullptr, std::current_exception());
+  }
+  return true;
+}
+
 void ProxyHandler::on_flush() {
   // Handler::close() calls on_flush() first; the stop sentinel flushes the
   // targets anyway, so no separate marker then.

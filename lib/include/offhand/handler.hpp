@@ -136,6 +136,18 @@ class Handler {
   // Whether the handler runs under the base's mutex (Locking::kMutex).
   bool locking() const noexcept { return locking_ == Locking::kMutex; }
 
+  // A handler that can take a log call before any LogRecord is made of it
+  // says so here (a ProxyHandler with deferred formatting). A logger whose
+  // calls reach this handler alone, with no filter on either, then offers
+  // it each call without extras through take_call(), once the level check
+  // passed: no record built, no walk of the hierarchy.
+  virtual bool takes_calls() const noexcept { return false; }
+  // Takes the call (true), or declines it (false: the logger builds the
+  // record and goes through handle() as usual; a closed handler declines).
+  // Runs on the logging thread, in place of handle(): no lock, no filter.
+  // Must not throw.
+  virtual bool take_call(const detail::DirectCall& /*call*/) noexcept { return false; }
+
   // Counts a failure (error_count()) and calls handle_error(): for a
   // handler that meets a failure of its own record outside handle(), as a
   // ProxyHandler rendering a deferred message on its consumer thread.

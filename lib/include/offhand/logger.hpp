@@ -171,7 +171,10 @@ class Logger {
   }
 
   // Python's propagate: whether records go on to the parent's handlers.
-  void set_propagate(bool propagate) noexcept { propagate_.store(propagate, std::memory_order_relaxed); }
+  void set_propagate(bool propagate) noexcept {
+    propagate_.store(propagate, std::memory_order_relaxed);
+    detail::topology_changed();
+  }
   bool propagate() const noexcept { return propagate_.load(std::memory_order_relaxed); }
   // Python's disabled: a disabled logger drops every call.
   void set_disabled(bool disabled);
@@ -295,6 +298,10 @@ class Logger {
     }
   }
   void call_handlers(const LogRecord& record) noexcept;
+  // The handler this logger's calls may be handed to directly
+  // (Handler::take_call), or null; call inside a read section.
+  Handler* direct_route() noexcept;
+  [[gnu::noinline]] Handler* find_direct_route(std::uint64_t generation) noexcept;
   static void attach(const HandlerPtr& handler) noexcept;
   static void detach(const HandlerPtr& handler);
   void update_threshold(int effective, int manager_disable) noexcept;
@@ -312,6 +319,12 @@ class Logger {
   std::atomic<bool> disabled_{false};
   detail::CowList<HandlerPtr> handlers_;
   detail::CowList<FilterPtr> filters_;
+  // The cached direct route: the handler (null: none) found at topology
+  // generation route_generation_ (0: nothing cached; 0 while rewritten).
+  // One thread rewrites it at a time (route_busy_).
+  std::atomic<std::uint64_t> route_generation_{0};
+  std::atomic<Handler*> route_{nullptr};
+  std::atomic<bool> route_busy_{false};
 };
 
 template <class... Args>

@@ -134,6 +134,23 @@ struct PendingMessage {
   bool literal_format = false;
 };
 
+// A log call as it arrives, offered to a handler before any LogRecord is
+// made of it (Handler::take_call): the record's fields a call without
+// extras has. Views valid for the call only.
+struct DirectCall {
+  int level = 0;
+  std::string_view name;      // the logger's
+  std::string_view pathname;  // the call site's, static storage
+  std::string_view function;  // the call site's, static storage
+  std::uint32_t lineno = 0;
+  Clock::time_point time;
+  std::uint64_t thread = 0;
+  std::string_view thread_name;
+  std::int64_t process = 0;
+  std::string_view process_name;
+  PendingMessage* pending = nullptr;  // its buffer is null: nothing rendered
+};
+
 // A time point split into whole seconds since the epoch and nanoseconds
 // (floor division, so times before 1970 split as Python splits them).
 struct TimeSplit {

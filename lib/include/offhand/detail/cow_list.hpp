@@ -13,6 +13,12 @@
 
 namespace offhand::detail {
 
+// Counts changes to what a log call walks (handler and filter lists,
+// propagation, parents): a logger's cached route (Logger::call) holds only
+// while the count has not moved. Called after the change is published and
+// before what it replaced is retired.
+void topology_changed() noexcept;
+
 // Readers load one pointer to an immutable vector; writers copy, change and
 // publish the copy, and retire the old vector (reclaim.hpp): it is freed
 // once no reader can still hold it. So a reader never sees freed memory,
@@ -95,6 +101,7 @@ class CowList {
     holder->reset(current_.load(std::memory_order_relaxed));
     empty_.store(fresh->empty(), std::memory_order_relaxed);
     current_.store(fresh.release(), std::memory_order_release);
+    topology_changed();
     lock.unlock();
     retire(std::move(reclaim));
   }

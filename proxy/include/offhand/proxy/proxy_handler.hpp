@@ -333,6 +333,11 @@ class ProxyHandler final : public Handler, private offhand::detail::ShutdownHook
   // the proxy itself (out of memory for a huge record), which goes to the
   // proxy's handle_error().
   void emit(const LogRecord& record) override;
+  // With deferred formatting, a logger whose calls reach this proxy alone
+  // hands them over before building a record (Handler::take_call): the
+  // call is copied into the queue as emit() would copy its record.
+  bool takes_calls() const noexcept override;
+  bool take_call(const offhand::detail::DirectCall& call) noexcept override;
   // Queues a flush marker (see flush()). Caller thread.
   void on_flush() override;
   // Queues the stop message and waits for the drain (see close()). Called
