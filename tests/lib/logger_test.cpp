@@ -5,12 +5,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <exception>
 #include <fstream>
 #include <iterator>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -29,6 +32,7 @@
 #include "support/manual_clock.hpp"
 #include "support/record_builder.hpp"
 #include "support/stderr_capture.hpp"
+#include "support/test_scale.hpp"
 
 namespace offhand_test_app {
 struct DbError : std::runtime_error {
@@ -650,6 +654,223 @@ TEST(LogCallTest, ThreadAndProcessOfTheCaller) {
   EXPECT_EQ(records[0]->process, ::getpid());
   EXPECT_EQ(records[1]->process, ::getpid());
   EXPECT_EQ(records[0]->process_name, "MainProcess");
+}
+
+// Calls handed to a handler directly ----------------------------------------------
+
+// A handler that takes calls directly, as a deferred ProxyHandler does, and
+// keeps the messages of those it took and of the records it was handed.
+// Used from one thread, or (counts only) from several.
+class CallTaker : public Handler {
+ public:
+  CallTaker() : Handler(Locking::kMutex) {}
+  bool takes_calls() const noexcept override { return true; }
+
+  std::vector<std::string> taken() const {
+    std::scoped_lock lock(m_);
+    return taken_;
+  }
+  std::vector<std::string> handled() const {
+    std::scoped_lock lock(m_);
+    std::vector<std::string> out;
+    for (const OwnedRecord& r : handled_) out.emplace_back(r.view().message());
+    return out;
+  }
+  std::vector<OwnedRecord> records() const {
+    std::scoped_lock lock(m_);
+    return handled_;
+  }
+  std::vector<detail::DirectCall> calls() const {
+    std::scoped_lock lock(m_);
+    return calls_;
+  }
+  std::size_t total() const {
+    std::scoped_lock lock(m_);
+    return taken_.size() + handled_.size();
+  }
+  // take_call() declines (a closed proxy does).
+  std::atomic<bool> decline{false};
+
+ protected:
+  bool take_call(const detail::DirectCall& call) noexcept override {
+    if (decline.load()) return false;
+    std::scoped_lock lock(m_);
+    taken_.push_back(fmt::vformat(call.pending->format, call.pending->args));
+    calls_.push_back(call);
+    calls_.back().pending = nullptr;  // valid for the call only
+    return true;
+  }
+  void emit(const LogRecord& record) override {
+    std::scoped_lock lock(m_);
+    handled_.emplace_back(record);
+  }
+
+ private:
+  mutable std::mutex m_;
+  std::vector<std::string> taken_;
+  std::vector<OwnedRecord> handled_;
+  std::vector<detail::DirectCall> calls_;
+};
+
+TEST(DirectCallTest, ALoneHandlerThatTakesCallsGetsThemWithTheFieldsOfTheRecord) {
+  Manager m;
+  Logger& log = m.get_logger("app.db");
+  log.set_level(level::kInfo);
+  auto taker = std::make_shared<CallTaker>();
+  log.add_handler(taker);
+  const Clock::time_point before = Clock::now();
+  const std::uint32_t taken_line = __LINE__ + 1;
+  log.info("taken {}", 1);
+  const Clock::time_point after = Clock::now();
+  // The same call, declined: the logger makes the record and handles it.
+  taker->decline = true;
+  const std::uint32_t record_line = __LINE__ + 1;
+  log.info("taken {}", 2);
+
+  ASSERT_THAT(taker->taken(), ElementsAre("taken 1"));
+  ASSERT_THAT(taker->handled(), ElementsAre("taken 2"));
+  const detail::DirectCall call = taker->calls().at(0);
+  const std::vector<OwnedRecord> records = taker->records();
+  const LogRecord& record = records.at(0).view();
+  EXPECT_EQ(call.level, level::kInfo);
+  EXPECT_EQ(call.name, "app.db");
+  EXPECT_EQ(call.pathname, record.pathname);
+  EXPECT_EQ(call.function, record.function);
+  EXPECT_EQ(call.lineno, taken_line);
+  EXPECT_EQ(record.lineno, record_line);
+  EXPECT_EQ(call.thread, record.thread);
+  EXPECT_EQ(call.thread_name, record.thread_name);
+  EXPECT_EQ(call.process, record.process);
+  EXPECT_EQ(call.process_name, record.process_name);
+  EXPECT_GE(call.time, before - std::chrono::microseconds(50));
+  EXPECT_LE(call.time, after + std::chrono::microseconds(50));
+}
+
+TEST(DirectCallTest, EveryChangeToWhatACallReachesIsSeenByTheNextCall) {
+  Manager m;
+  m.set_last_resort(false);
+  Logger& a = m.get_logger("a");
+  Logger& abc = m.get_logger("a.b.c");
+  a.set_level(level::kInfo);
+  auto taker = std::make_shared<CallTaker>();
+  a.add_handler(taker);
+  auto other = std::make_shared<CapturingHandler>();
+  m.get_logger("elsewhere").add_handler(other);  // kept open while moved about
+  std::vector<std::string> want_taken, want_handled, want_other;
+  auto expect_now = [&](const char* what) {
+    SCOPED_TRACE(what);
+    EXPECT_EQ(taker->taken(), want_taken);
+    EXPECT_EQ(taker->handled(), want_handled);
+    EXPECT_EQ(other->messages(), want_other);
+  };
+
+  abc.info("through propagation");  // a's handler is the only one reached
+  want_taken.push_back("through propagation");
+  expect_now("one handler up the hierarchy");
+
+  m.root().add_handler(other);
+  abc.info("two handlers");
+  want_handled.push_back("two handlers");
+  want_other.push_back("two handlers");
+  expect_now("a second handler on the root");
+  m.root().remove_handler(other);
+  abc.info("one again");
+  want_taken.push_back("one again");
+  expect_now("the second handler removed");
+
+  Logger& ab = m.get_logger("a.b");  // now a.b.c's parent
+  ab.add_handler(other);
+  abc.info("new parent");
+  want_handled.push_back("new parent");
+  want_other.push_back("new parent");
+  expect_now("a handler on a logger created between");
+  ab.set_propagate(false);
+  abc.info("not propagated");
+  want_other.push_back("not propagated");
+  expect_now("propagation stopped above the new parent");
+  ab.set_propagate(true);
+  ab.remove_handler(other);
+  abc.info("through two parents");
+  want_taken.push_back("through two parents");
+  expect_now("one handler, two loggers up");
+  ab.set_propagate(false);
+  abc.info("stopped on the way");
+  expect_now("propagation stopped on the way to the one handler");
+  ab.set_propagate(true);
+
+  auto reject = make_filter([](const LogRecord&) { return false; });
+  abc.add_filter(reject);
+  abc.info("filtered by the logger");
+  expect_now("a filter on the logger");
+  abc.remove_filter(reject);
+  taker->add_filter(reject);
+  abc.info("filtered by the handler");
+  expect_now("a filter on the handler");
+  taker->remove_filter(reject);
+
+  taker->set_level(level::kError);
+  abc.info("below the handler's level");
+  abc.error("at the handler's level");
+  want_taken.push_back("at the handler's level");
+  expect_now("the handler's level");
+  taker->set_level(level::kNotSet);
+
+  abc.set_disabled(true);
+  abc.info("disabled");
+  expect_now("a disabled logger");
+  abc.set_disabled(false);
+
+  abc.info({.fields = {{"k", 1}}}, "with fields");
+  {
+    ContextScope scope({{"request", "r-1"}});
+    abc.info("with context");
+  }
+  LoggerAdapter adapter(abc, {{"user", "u"}});
+  adapter.info("with bound fields");
+  want_handled.insert(want_handled.end(), {"with fields", "with context", "with bound fields"});
+  expect_now("calls with extras make a record");
+
+  abc.info("taken again");
+  want_taken.push_back("taken again");
+  expect_now("back to the direct route");
+}
+
+TEST(DirectCallTest, EveryRecordArrivesOnceWhileTheRouteChanges) {
+  // Four threads log while the main thread adds and removes a second
+  // handler and filters: whichever way each call goes, the taker gets it
+  // exactly once.
+  Manager m;
+  m.set_last_resort(false);
+  Logger& log = m.get_logger("app");
+  log.set_level(level::kInfo);
+  auto taker = std::make_shared<CallTaker>();
+  log.add_handler(taker);
+  auto other = std::make_shared<NullHandler>();
+  m.get_logger("elsewhere").add_handler(other);  // kept open while moved about
+  auto pass = make_filter([](const LogRecord&) { return true; });
+  constexpr int kThreads = 4;
+  const int per_thread = static_cast<int>(test::scaled(5000));
+  std::atomic<int> running{kThreads};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) log.info("{} {}", t, i);
+      running.fetch_sub(1);
+    });
+  for (int round = 0; running.load() > 0; ++round) {
+    switch (round % 3) {
+      case 0: m.root().add_handler(other); m.root().remove_handler(other); break;
+      case 1: log.add_filter(pass); log.remove_filter(pass); break;
+      default: taker->add_filter(pass); taker->remove_filter(pass); break;
+    }
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(taker->total(), static_cast<std::size_t>(kThreads * per_thread));
+  std::vector<std::string> all = taker->taken();
+  const std::vector<std::string> handled = taker->handled();
+  all.insert(all.end(), handled.begin(), handled.end());
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end()) << "a record arrived twice";
 }
 
 // The call's time ---------------------------------------------------------------

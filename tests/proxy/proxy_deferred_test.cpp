@@ -326,28 +326,40 @@ const Call kCalls[] = {
     &random_call<double, double, double, double, double, double>,
 };
 
-TEST_F(ProxyDeferredTest, DeferredTextEqualsEagerTextForRandomArgumentsAndSpecs) {
-  // The same records to both: the deferred proxy first, so the message is
-  // still pending when it takes the record; the eager one renders it.
+// Makes the same n random calls (one seed) on `deferred_log`, then, when it
+// is another logger, on `eager_log`; compares what the two proxies' targets
+// received. On one logger, both proxies get each record (the deferred one
+// first, so the message is still pending when it takes the record). On two
+// loggers, each proxy is its logger's only handler: the deferred one takes
+// the calls directly (Handler::take_call), with no record made.
+void expect_deferred_equals_eager(Logger& deferred_log, Logger& eager_log, ProxyHandler::Options options) {
   auto eager_target = std::make_shared<CapturingHandler>();
   auto deferred_target = std::make_shared<CapturingHandler>();
-  ProxyHandler::Options eager_options = deferred();
+  ProxyHandler::Options eager_options = options;
   eager_options.deferred_formatting = false;
-  auto deferred_proxy = std::make_shared<ProxyHandler>(deferred_target, deferred());
+  auto deferred_proxy = std::make_shared<ProxyHandler>(deferred_target, options);
   auto eager = std::make_shared<ProxyHandler>(eager_target, eager_options);
-  log_.add_handler(deferred_proxy);
-  log_.add_handler(eager);
+  EXPECT_TRUE(deferred_proxy->takes_calls());
+  EXPECT_FALSE(eager->takes_calls());
+  deferred_log.add_handler(deferred_proxy);
+  eager_log.add_handler(eager);
 
-  std::mt19937_64 rng(20261130);
-  Generator g(rng);
   const std::size_t n = scaled(4000);
   std::vector<std::string> formats;
-  for (std::size_t i = 0; i < n; ++i)
-    formats.push_back(kCalls[static_cast<std::size_t>(g.pick(0, std::size(kCalls) - 1))](log_, g));
+  std::mt19937_64 rng;
+  std::vector<Logger*> logs{&deferred_log};
+  if (&eager_log != &deferred_log) logs.push_back(&eager_log);
+  for (Logger* log : logs) {
+    rng.seed(20261130);
+    Generator g(rng);
+    formats.clear();
+    for (std::size_t i = 0; i < n; ++i)
+      formats.push_back(kCalls[static_cast<std::size_t>(g.pick(0, std::size(kCalls) - 1))](*log, g));
+  }
   ASSERT_TRUE(eager->flush(kLong));
   ASSERT_TRUE(deferred_proxy->flush(kLong));
-  log_.remove_handler(deferred_proxy);
-  log_.remove_handler(eager);
+  deferred_log.remove_handler(deferred_proxy);
+  eager_log.remove_handler(eager);
 
   const auto want = eager_target->messages();
   const auto got = deferred_target->messages();
@@ -355,12 +367,42 @@ TEST_F(ProxyDeferredTest, DeferredTextEqualsEagerTextForRandomArgumentsAndSpecs)
   ASSERT_EQ(got.size(), n);
   for (std::size_t i = 0; i < n; ++i)
     EXPECT_EQ(got[i], want[i]) << "case " << i << ", format \"" << formats[i] << "\"";
+  // And the rest of each record.
+  const auto want_records = eager_target->records();
+  const auto got_records = deferred_target->records();
+  for (std::size_t i = 0; i < n; ++i) {
+    const LogRecord& w = want_records[i].view();
+    const LogRecord& r = got_records[i].view();
+    ASSERT_EQ(r.name, deferred_log.name());
+    ASSERT_EQ(w.name, eager_log.name());
+    ASSERT_EQ(r.levelno, w.levelno);
+    ASSERT_EQ(r.pathname, w.pathname);
+    ASSERT_EQ(r.function, w.function);
+    ASSERT_EQ(r.lineno, w.lineno);
+    ASSERT_EQ(r.thread, w.thread);
+    ASSERT_EQ(r.thread_name, w.thread_name);
+    ASSERT_EQ(r.process, w.process);
+    ASSERT_EQ(r.process_name, w.process_name);
+    ASSERT_LE(r.time, w.time);  // the eager calls came second, or with it
+  }
   // The generator makes valid calls, so the comparison is of rendered text,
   // and every one of them was rendered by the consumer.
   EXPECT_EQ(deferred_proxy->error_count(), 0u);
   EXPECT_EQ(eager->error_count(), 0u);
   EXPECT_EQ(deferred_proxy->counters().deferred, n);
   EXPECT_EQ(eager->counters().deferred, 0u);
+}
+
+TEST_F(ProxyDeferredTest, DeferredTextEqualsEagerTextForRandomArgumentsAndSpecs) {
+  expect_deferred_equals_eager(log_, log_, deferred());
+}
+
+TEST_F(ProxyDeferredTest, CallsTakenDirectlyGiveTheEagerTextForRandomArgumentsAndSpecs) {
+  Logger& direct = manager_.get_logger("deferred.direct");
+  Logger& eager = manager_.get_logger("deferred.eager");
+  direct.set_propagate(false);
+  eager.set_propagate(false);
+  expect_deferred_equals_eager(direct, eager, deferred());
 }
 
 // --- Through a logger ---------------------------------------------------------

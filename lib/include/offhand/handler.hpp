@@ -95,6 +95,14 @@ class Handler {
   virtual void handle_error(const LogRecord* record,
                             std::exception_ptr error) noexcept;
 
+  // Whether the handler takes a log call before any LogRecord is made of
+  // it (a ProxyHandler with deferred formatting). A logger whose calls
+  // reach this handler alone, with no filter on either, then offers it each
+  // call without extras (no Extra, bound or context fields) through
+  // take_call(), once the level check passed: no record is built and the
+  // hierarchy is not walked.
+  virtual bool takes_calls() const noexcept { return false; }
+
   // The clock the default handle_error() measures its 10-second windows
   // in; empty (the default): std::chrono::steady_clock::now. A test sets
   // one it moves by hand. Read on the error path only, under the error
@@ -136,12 +144,6 @@ class Handler {
   // Whether the handler runs under the base's mutex (Locking::kMutex).
   bool locking() const noexcept { return locking_ == Locking::kMutex; }
 
-  // A handler that can take a log call before any LogRecord is made of it
-  // says so here (a ProxyHandler with deferred formatting). A logger whose
-  // calls reach this handler alone, with no filter on either, then offers
-  // it each call without extras through take_call(), once the level check
-  // passed: no record built, no walk of the hierarchy.
-  virtual bool takes_calls() const noexcept { return false; }
   // Takes the call (true), or declines it (false: the logger builds the
   // record and goes through handle() as usual; a closed handler declines).
   // Runs on the logging thread, in place of handle(): no lock, no filter.

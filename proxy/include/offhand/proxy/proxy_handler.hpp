@@ -322,6 +322,8 @@ class ProxyHandler final : public Handler, private offhand::detail::ShutdownHook
 
   // A snapshot of the counters; any thread.
   ProxyCounters counters() const noexcept;
+  // True with deferred formatting (see Handler::takes_calls()).
+  bool takes_calls() const noexcept override;
   // The options and protected handlers given at construction.
   const Options& options() const noexcept { return options_; }
   const std::vector<HandlerPtr>& targets() const noexcept { return targets_; }
@@ -336,7 +338,6 @@ class ProxyHandler final : public Handler, private offhand::detail::ShutdownHook
   // With deferred formatting, a logger whose calls reach this proxy alone
   // hands them over before building a record (Handler::take_call): the
   // call is copied into the queue as emit() would copy its record.
-  bool takes_calls() const noexcept override;
   bool take_call(const offhand::detail::DirectCall& call) noexcept override;
   // Queues a flush marker (see flush()). Caller thread.
   void on_flush() override;
