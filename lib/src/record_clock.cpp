@@ -145,10 +145,19 @@ Clock::time_point reanchor() noexcept {
     } else {
       const std::uint64_t ticks = raw_tsc - g_anchor_tsc.load(std::memory_order_relaxed);
       const std::int64_t elapsed = raw - g_anchor_raw.load(std::memory_order_relaxed);
-      std::uint64_t mult = g_tsc_scale.mult.load(std::memory_order_relaxed);
+      const std::uint64_t before = g_tsc_scale.mult.load(std::memory_order_relaxed);
+      std::uint64_t mult = before;
       // The longer the span, the better the rate: measured again each time.
       if (elapsed >= kCalibrateNs && static_cast<std::int64_t>(ticks) > 0)
         mult = static_cast<std::uint64_t>(static_cast<double>(elapsed) / static_cast<double>(ticks) * kOne);
+      // A rate that moved by more than 0.1% says the two clocks parted (a
+      // suspend, a migrated virtual machine): the rate known is kept, and
+      // measured again from here.
+      if (before != 0 && (mult > before + before / 1000 || mult < before - before / 1000)) {
+        mult = before;
+        g_anchor_tsc.store(raw_tsc, std::memory_order_relaxed);
+        g_anchor_raw.store(raw, std::memory_order_relaxed);
+      }
       if (mult != 0) {
         g_tsc_scale.base_tsc.store(real_tsc, std::memory_order_relaxed);
         g_tsc_scale.base_ns.store(real, std::memory_order_relaxed);
