@@ -420,6 +420,13 @@ void detail::topology_changed() noexcept {
   g_topology.fetch_add(1, std::memory_order_acq_rel);
 }
 
+bool Logger::no_direct_route() const noexcept {
+  // Outside a read section: nothing is dereferenced, and a stale answer
+  // only sends a call the usual way (or into direct_route(), which checks).
+  return route_.load(std::memory_order_relaxed) == nullptr &&
+         route_generation_.load(std::memory_order_relaxed) == g_topology.load(std::memory_order_relaxed);
+}
+
 Handler* Logger::direct_route() noexcept {
   // Read as a sequence lock: the generation, the handler, the generation
   // again. A route that matches the current count was found from the lists
@@ -469,7 +476,7 @@ void Logger::call(int level, const Extra* extra, const detail::CallSite& site,
   // and no walk of the hierarchy. The same checks as handle() below: the
   // logger is enabled and has no filters, the handler's level passes and
   // it has no filters (find_direct_route()).
-  if (extra == nullptr && bound.empty() && !detail::t_in_handler && !disabled()) {
+  if (extra == nullptr && bound.empty() && !detail::t_in_handler && !disabled() && !no_direct_route()) {
     if (!t_stamp.ready) [[unlikely]]
       refresh_stamp();
     const Stamp& stamp = t_stamp;
@@ -493,7 +500,11 @@ void Logger::call(int level, const Extra* extra, const detail::CallSite& site,
       }
     }
   }
+  call_with_record(level, extra, site, pending, bound);
+}
 
+void Logger::call_with_record(int level, const Extra* extra, const detail::CallSite& site,
+                              detail::PendingMessage& pending, std::span<const Field> bound) noexcept {
   RenderBuffer buffer;
   pending.buffer = buffer.get();
 

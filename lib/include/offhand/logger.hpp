@@ -278,6 +278,12 @@ class Logger {
   void call(int level, const Extra* extra, const detail::CallSite& site,
             detail::PendingMessage& pending, std::span<const Field> bound) noexcept;
 
+  // The usual way of a call: a LogRecord, through handle(). Out of line, so
+  // that call() stays a short function for the direct way.
+  [[gnu::noinline]] void call_with_record(int level, const Extra* extra, const detail::CallSite& site,
+                                          detail::PendingMessage& pending,
+                                          std::span<const Field> bound) noexcept;
+
   // The enabled path of a log call, kept out of line so that a disabled
   // call inlines to the level check and little else: the arguments are
   // packed for {fmt} only once the check has passed.
@@ -301,6 +307,8 @@ class Logger {
   // The handler this logger's calls may be handed to directly
   // (Handler::take_call), or null; call inside a read section.
   Handler* direct_route() noexcept;
+  // Whether the cached route says there is none (a hint: no read section).
+  bool no_direct_route() const noexcept;
   [[gnu::noinline]] Handler* find_direct_route(std::uint64_t generation) noexcept;
   static void attach(const HandlerPtr& handler) noexcept;
   static void detach(const HandlerPtr& handler);
