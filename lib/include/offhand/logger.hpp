@@ -175,6 +175,7 @@ class Logger {
     propagate_.store(propagate, std::memory_order_relaxed);
     detail::topology_changed();
   }
+  // Whether records go on to the parent's handlers (set_propagate()).
   bool propagate() const noexcept { return propagate_.load(std::memory_order_relaxed); }
   // Python's disabled: a disabled logger drops every call.
   void set_disabled(bool disabled);
