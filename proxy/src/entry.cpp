@@ -74,6 +74,35 @@ std::size_t string_bytes(std::span<const Field> fields) {
   return n;
 }
 
+// The strings every record has. The source location is kept as views when
+// e.location_by_view (the program's static data).
+struct Head {
+  std::string_view name, message, thread_name, process_name, pathname, function;
+
+  std::size_t bytes(const Entry& e) const noexcept {
+    return name.size() + message.size() + thread_name.size() + process_name.size() +
+           (e.location_by_view ? 0 : pathname.size() + function.size());
+  }
+  void put(Entry& e, Writer& w) const noexcept {
+    e.name = w.put(name);
+    e.message = w.put(message);
+    e.thread_name = w.put(thread_name);
+    e.process_name = w.put(process_name);
+    if (e.location_by_view) {
+      e.pathname_view = pathname;
+      e.function_view = function;
+    } else {
+      e.pathname = w.put(pathname);
+      e.function = w.put(function);
+    }
+  }
+};
+
+void check_size(std::size_t total) {
+  if (total > std::numeric_limits<std::uint32_t>::max())
+    throw std::length_error("record larger than 4 GiB");
+}
+
 // A deferred record's last bytes: the format string's address when it is
 // a literal (its length in message.len), then the encoded arguments.
 void put_arguments(Entry& e, Writer& w, const offhand::detail::PendingMessage& pending,
@@ -119,30 +148,18 @@ void encode(Entry& e, const LogRecord& r, std::string_view message, bool copy_lo
              !r.fields.empty() || !r.bound.empty() || !r.context.empty();
 
   // Every string goes into one buffer, sized once: then each is one memcpy.
-  std::size_t total =
-      r.name.size() + r.thread_name.size() + r.process_name.size() + message.size() + args_size;
-  if (!e.location_by_view) total += r.pathname.size() + r.function.size();
+  const Head head{r.name, message, r.thread_name, r.process_name, r.pathname, r.function};
+  std::size_t total = head.bytes(e) + args_size;
   if (e.extras) {
     total += r.exc_text.size() + r.stack_info.size();
     for (const ExceptionEntry& x : r.exception) total += x.type.size() + x.message.size();
     total += string_bytes(r.fields) + string_bytes(r.bound) + string_bytes(r.context);
   }
-  if (total > std::numeric_limits<std::uint32_t>::max())
-    throw std::length_error("record larger than 4 GiB");
+  check_size(total);
   e.bytes.reserve_discarding(total);
 
   Writer w(e.bytes);
-  e.name = w.put(r.name);
-  e.message = w.put(message);
-  e.thread_name = w.put(r.thread_name);
-  e.process_name = w.put(r.process_name);
-  if (e.location_by_view) {
-    e.pathname_view = r.pathname;
-    e.function_view = r.function;
-  } else {
-    e.pathname = w.put(r.pathname);
-    e.function = w.put(r.function);
-  }
+  head.put(e, w);
   // The cold part is not read unless `extras`: then leave its lines alone.
   if (e.extras) {
     e.exc_text = w.put(r.exc_text);
@@ -179,25 +196,13 @@ void encode(Entry& e, const offhand::detail::DirectCall& call, bool copy_locatio
   e.location_by_view = !copy_location;
   e.extras = false;
 
-  std::size_t total =
-      call.name.size() + call.thread_name.size() + call.process_name.size() + format.size() + args_size;
-  if (!e.location_by_view) total += call.pathname.size() + call.function.size();
-  if (total > std::numeric_limits<std::uint32_t>::max())
-    throw std::length_error("record larger than 4 GiB");
+  const Head head{call.name, format, call.thread_name, call.process_name, call.pathname, call.function};
+  const std::size_t total = head.bytes(e) + args_size;
+  check_size(total);
   e.bytes.reserve_discarding(total);
 
   Writer w(e.bytes);
-  e.name = w.put(call.name);
-  e.message = w.put(format);
-  e.thread_name = w.put(call.thread_name);
-  e.process_name = w.put(call.process_name);
-  if (e.location_by_view) {
-    e.pathname_view = call.pathname;
-    e.function_view = call.function;
-  } else {
-    e.pathname = w.put(call.pathname);
-    e.function = w.put(call.function);
-  }
+  head.put(e, w);
   put_arguments(e, w, pending, args_size);
 }
 
