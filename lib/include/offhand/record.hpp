@@ -23,13 +23,13 @@ using Clock = std::chrono::system_clock;
 enum class RecordClock {
   // The processor's time-stamp counter scaled to Clock, where it is as good
   // as Clock: x86-64 with an invariant counter that the kernel itself keeps
-  // time with (clocksource "tsc"). The scale is measured against
-  // CLOCK_MONOTONIC_RAW and re-anchored on Clock every 10 ms, so a record's
-  // time is within a few microseconds of Clock::now() at the call, and
-  // follows a change of the system time within 10 ms, for about half the
-  // cost of Clock::now(). Calls read Clock::now() for the first 20 ms of logging
-  // (the calibration), and always elsewhere, or when the environment has
-  // OFFHAND_RECORD_CLOCK=system. The default.
+  // time with (clocksource "tsc"), for about half the cost of Clock::now().
+  // The scale is measured against CLOCK_MONOTONIC_RAW and re-anchored on
+  // Clock every 10 ms: a record's time is within a few microseconds of
+  // Clock::now() at the call, and follows a change of the system time
+  // within 10 ms. For the first 20 ms of logging (the calibration), on
+  // other machines, and when the environment has OFFHAND_RECORD_CLOCK=system,
+  // calls read Clock::now(). The default.
   kAuto,
   // Clock::now() at every call, as Python's time.time().
   kSystem,
