@@ -81,6 +81,13 @@ struct Stamp {
 
 void refresh_stamp() noexcept { t_stamp = {t_thread.id, t_thread.name, t_context_views, true}; }
 
+// This thread's stamp, refreshed first when something in it changed.
+const Stamp& current_stamp() noexcept {
+  if (!t_stamp.ready) [[unlikely]]
+    refresh_stamp();
+  return t_stamp;
+}
+
 void rebuild_context_views() {
   t_context_views.clear();
   for (const OwnedField& f : t_context) t_context_views.push_back(f.view());
@@ -266,9 +273,7 @@ void set_process_name(std::string_view name) {
 std::span<const Field> current_context() noexcept { return t_context_views; }
 
 void stamp_record(LogRecord& record) noexcept {
-  if (!t_stamp.ready) [[unlikely]]
-    refresh_stamp();
-  const Stamp& stamp = t_stamp;
+  const Stamp& stamp = current_stamp();
   record.thread = stamp.thread;
   record.thread_name = stamp.thread_name;
   record.process = current_pid();
@@ -477,14 +482,11 @@ void Logger::call(int level, const Extra* extra, const detail::CallSite& site,
   // logger is enabled and has no filters, the handler's level passes and
   // it has no filters (find_direct_route()).
   if (extra == nullptr && bound.empty() && !detail::t_in_handler && !disabled() && !no_direct_route()) {
-    if (!t_stamp.ready) [[unlikely]]
-      refresh_stamp();
-    const Stamp& stamp = t_stamp;
+    const Stamp& stamp = current_stamp();
     if (stamp.context.empty()) {
       detail::ReadSection section;
       Handler* handler = direct_route();
       if (handler != nullptr && level >= handler->level()) {
-        pending.buffer = nullptr;
         const detail::DirectCall direct{level,
                                         name_,
                                         site.file,

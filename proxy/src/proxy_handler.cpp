@@ -87,14 +87,23 @@ ProxyHandler::~ProxyHandler() {
   core_->set_render_error_reporter(nullptr);
 }
 
+namespace {
+
+// The bytes a pending message's arguments take encoded, or kNotDeferrable
+// when one is not a built-in value.
+std::size_t encoded_size(const offhand::detail::PendingMessage& p) noexcept {
+  return p.codec != nullptr ? p.codec->size(p.values) : detail::kNotDeferrable;
+}
+
+}  // namespace
+
 void ProxyHandler::emit(const LogRecord& record) {
   // Deferred formatting: the arguments are copied and the consumer renders
   // them, unless the message was rendered already (then the text is
   // copied) or an argument is not a built-in value (then it is rendered
   // here, before a slot is taken: the consumer never waits on a render).
-  if (options_.deferred_formatting && !record.rendered() && record.pending()->codec != nullptr) {
-    const offhand::detail::PendingMessage& p = *record.pending();
-    const std::size_t args = p.codec->size(p.values);
+  if (options_.deferred_formatting && !record.rendered()) {
+    const std::size_t args = encoded_size(*record.pending());
     if (args != detail::kNotDeferrable) {
       core_->push_record(record, {}, args);
       return;
@@ -111,9 +120,8 @@ bool ProxyHandler::take_call(const offhand::detail::DirectCall& call) noexcept {
   // Declined (then emit() has the record) when closed, so that the record
   // is reported as handle() reports it, or when an argument is not a
   // built-in value.
-  const offhand::detail::PendingMessage& p = *call.pending;
-  if (p.codec == nullptr || closed()) return false;
-  const std::size_t args = p.codec->size(p.values);
+  if (closed()) return false;
+  const std::size_t args = encoded_size(*call.pending);
   if (args == detail::kNotDeferrable) return false;
   try {
     core_->push_call(call, args);
